@@ -54,3 +54,7 @@ pub mod ring;
 pub use error::{Error, Result};
 pub use node::{Node, NodeIndex, NodeState, NodeTable};
 pub use ring::{ReplicaIter, Replicas, Ring, RingBuilder};
+
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
