@@ -46,14 +46,18 @@
 //! ```
 #![warn(missing_docs)]
 
+mod cluster;
 mod error;
 pub mod hash;
 pub mod node;
+pub mod placement;
 pub mod ring;
 
+pub use cluster::Cluster;
 pub use error::{Error, Result};
 pub use node::{Node, NodeIndex, NodeState, NodeTable};
-pub use ring::{ReplicaIter, Replicas, Ring, RingBuilder};
+pub use placement::{Liveness, Placement};
+pub use ring::{ReplicaIter, Replicas, Ring, RingBuilder, RingIndex};
 
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

@@ -7,13 +7,13 @@
 mod points;
 mod replicas;
 
-use std::fmt;
-
 pub use replicas::{ReplicaIter, Replicas};
 
+use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::hash::key_hash;
-use crate::node::{Node, NodeIndex, NodeState, NodeTable, validate_weight};
+use crate::node::{NodeIndex, NodeState, NodeTable, validate_weight};
+use crate::placement::{Liveness, Placement};
 use points::Points;
 
 /// Virtual nodes per unit of weight when none is given.
@@ -51,14 +51,208 @@ fn validate_vnodes(vnodes: u32) -> Result<u32> {
     }
 }
 
-/// A consistent-hash ring of weighted nodes, each carrying a payload `T`.
+/// The native ring's placement: sorted virtual-node points and their index.
 ///
-/// * Lookups ([`route`](Ring::route), [`route_n`](Ring::route_n),
-///   [`replicas`](Ring::replicas)) take `&self`, never allocate (for up to 8
-///   replicas) and skip nodes that are down.
-/// * Changes ([`add`](Ring::add), [`remove`](Ring::remove),
-///   [`set_weight`](Ring::set_weight)) merge or drop only the changed node's
-///   points; [`set_state`](Ring::set_state) touches no point at all.
+/// Use it through [`Ring`] (`Cluster<RingIndex, T>`), or inside a router.
+#[derive(Clone, Debug)]
+pub struct RingIndex {
+    points: Points,
+    vnodes: u32,
+}
+
+impl Default for RingIndex {
+    fn default() -> Self {
+        RingIndex {
+            points: Points::default(),
+            vnodes: DEFAULT_VNODES,
+        }
+    }
+}
+
+impl RingIndex {
+    /// An empty index with `vnodes` virtual nodes per unit weight
+    /// (`1..=`[`MAX_VNODES`]).
+    pub fn new(vnodes: u32) -> Result<Self> {
+        Ok(RingIndex {
+            points: Points::default(),
+            vnodes: validate_vnodes(vnodes)?,
+        })
+    }
+
+    /// Virtual nodes per unit weight.
+    pub fn vnodes(&self) -> u32 {
+        self.vnodes
+    }
+
+    /// Number of points on the ring.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// True when the ring has no point.
+    pub fn is_empty(&self) -> bool {
+        self.points.len() == 0
+    }
+
+    /// Bytes held by the points and their index.
+    pub fn memory_bytes(&self) -> usize {
+        self.points.memory_bytes()
+    }
+
+    /// The ring position of the first point at or after `hash` (wrapping);
+    /// `None` on an empty ring. Walk on from there with [`owner_at`](RingIndex::owner_at).
+    #[inline]
+    pub fn position(&self, hash: u64) -> Option<usize> {
+        (!self.is_empty()).then(|| self.points.find(hash))
+    }
+
+    /// The owner of the point at ring position `position` (`< len()`).
+    #[inline]
+    pub fn owner_at(&self, position: usize) -> NodeIndex {
+        NodeIndex::new(self.points.owner(position))
+    }
+
+    /// `(point, owner)` in ring order.
+    pub fn points(&self) -> impl ExactSizeIterator<Item = (u64, NodeIndex)> + '_ {
+        self.points
+            .entries()
+            .iter()
+            .map(|e| (e.point, NodeIndex::new(e.node)))
+    }
+
+    fn check_total(&self, current: u64, extra: u64) -> Result<()> {
+        let requested = current + extra;
+        if requested > MAX_POINTS {
+            return Err(Error::TooManyPoints {
+                requested,
+                max: MAX_POINTS,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Placement for RingIndex {
+    fn check_add<T>(&self, _nodes: &NodeTable<T>, weight: f64) -> Result<()> {
+        let count = points_for(self.vnodes, weight)?;
+        self.check_total(self.points.len() as u64, u64::from(count))
+    }
+
+    fn check_weight<T>(&self, nodes: &NodeTable<T>, node: NodeIndex, weight: f64) -> Result<()> {
+        let new = points_for(self.vnodes, weight)?;
+        let old = points_for(self.vnodes, nodes[node].weight())?;
+        self.check_total(self.points.len() as u64, u64::from(new.saturating_sub(old)))
+    }
+
+    fn check_table<T>(&self, nodes: &NodeTable<T>) -> Result<()> {
+        let mut total = 0u64;
+        for (_, node) in nodes.iter() {
+            let count = points_for(self.vnodes, node.weight())?;
+            self.check_total(total, u64::from(count))?;
+            total += u64::from(count);
+        }
+        Ok(())
+    }
+
+    fn rebuild<T>(&mut self, nodes: &NodeTable<T>) {
+        let counts: Vec<(NodeIndex, u32)> = nodes
+            .iter()
+            .map(|(i, n)| (i, points_for(self.vnodes, n.weight()).expect("checked")))
+            .collect();
+        let total = counts.iter().map(|&(_, c)| c as usize).sum();
+        self.points = Points::build(
+            counts.iter().map(|&(i, c)| (i.get(), nodes[i].name(), c)),
+            total,
+            |i| nodes[NodeIndex::new(i)].name(),
+        );
+    }
+
+    fn node_added<T>(&mut self, nodes: &NodeTable<T>, node: NodeIndex) {
+        let count = points_for(self.vnodes, nodes[node].weight()).expect("checked");
+        self.points
+            .insert(node.get(), nodes[node].name(), 0, count, |i| {
+                nodes[NodeIndex::new(i)].name()
+            });
+    }
+
+    fn node_removed<T>(&mut self, _nodes: &NodeTable<T>, node: NodeIndex) {
+        self.points.remove(node.get(), 0);
+    }
+
+    fn weight_changed<T>(&mut self, nodes: &NodeTable<T>, node: NodeIndex, old: f64) {
+        let old = points_for(self.vnodes, old).expect("was valid");
+        let new = points_for(self.vnodes, nodes[node].weight()).expect("checked");
+        if new > old {
+            self.points
+                .insert(node.get(), nodes[node].name(), old, new, |i| {
+                    nodes[NodeIndex::new(i)].name()
+                });
+        } else if new < old {
+            self.points.remove(node.get(), new);
+        }
+    }
+
+    #[inline]
+    fn route<L: Liveness + ?Sized>(&self, hash: u64, live: &L) -> Option<NodeIndex> {
+        let len = self.points.len();
+        if len == 0 {
+            return None;
+        }
+        let mut i = self.points.find(hash);
+        if live.all_up() {
+            return Some(NodeIndex::new(self.points.owner(i)));
+        }
+        if live.up_count() == 0 {
+            return None;
+        }
+        // Terminates: some node is up, and every node owns at least one point.
+        loop {
+            let owner = NodeIndex::new(self.points.owner(i));
+            if live.is_up(owner) {
+                return Some(owner);
+            }
+            i += 1;
+            if i == len {
+                i = 0;
+            }
+        }
+    }
+
+    fn route_n<L: Liveness + ?Sized>(&self, hash: u64, live: &L, out: &mut [NodeIndex]) -> usize {
+        let want = out.len().min(live.up_count());
+        let len = self.points.len();
+        if want == 0 || len == 0 {
+            return 0;
+        }
+        let mut i = self.points.find(hash);
+        let mut found = 0;
+        // Terminates: `want` distinct up nodes exist and each owns a point.
+        loop {
+            let owner = NodeIndex::new(self.points.owner(i));
+            if live.is_up(owner) && !out[..found].contains(&owner) {
+                out[found] = owner;
+                found += 1;
+                if found == want {
+                    return found;
+                }
+            }
+            i += 1;
+            if i == len {
+                i = 0;
+            }
+        }
+    }
+}
+
+/// A consistent-hash ring of weighted nodes, each carrying a payload `T`:
+/// a [`Cluster`] placed by the native ring ([`RingIndex`], spec v1).
+///
+/// * Lookups ([`route`](Cluster::route), [`route_n`](Cluster::route_n),
+///   [`replicas`](Cluster::replicas)) take `&self`, never allocate (for up
+///   to 8 replicas) and skip nodes that are down.
+/// * Changes ([`add`](Cluster::add), [`remove`](Cluster::remove),
+///   [`set_weight`](Cluster::set_weight)) merge or drop only the changed
+///   node's points; [`set_state`](Cluster::set_state) touches no point.
 /// * Placement depends only on the set of `(name, weight)` pairs and the
 ///   vnode count, never on insertion order.
 ///
@@ -77,24 +271,15 @@ fn validate_vnodes(vnodes: u32) -> Result<u32> {
 /// assert_eq!(Some(replicas[0]), ring.route("user:42"));
 /// # Ok::<(), ringroute::Error>(())
 /// ```
-#[derive(Clone)]
-pub struct Ring<T = ()> {
-    nodes: NodeTable<T>,
-    points: Points,
-    vnodes: u32,
-}
+pub type Ring<T = ()> = Cluster<RingIndex, T>;
 
-impl<T> Default for Ring<T> {
+impl<T> Default for Cluster<RingIndex, T> {
     fn default() -> Self {
-        Ring {
-            nodes: NodeTable::new(),
-            points: Points::default(),
-            vnodes: DEFAULT_VNODES,
-        }
+        Cluster::with_placement(RingIndex::default())
     }
 }
 
-impl<T> Ring<T> {
+impl<T> Cluster<RingIndex, T> {
     /// An empty ring with [`DEFAULT_VNODES`] virtual nodes per unit weight.
     pub fn new() -> Self {
         Self::default()
@@ -103,10 +288,7 @@ impl<T> Ring<T> {
     /// An empty ring with `vnodes` virtual nodes per unit weight
     /// (`1..=`[`MAX_VNODES`]).
     pub fn with_vnodes(vnodes: u32) -> Result<Self> {
-        Ok(Ring {
-            vnodes: validate_vnodes(vnodes)?,
-            ..Self::default()
-        })
+        Ok(Cluster::with_placement(RingIndex::new(vnodes)?))
     }
 
     /// A builder that adds many nodes and sorts the ring once.
@@ -116,261 +298,33 @@ impl<T> Ring<T> {
 
     /// Virtual nodes per unit weight.
     pub fn vnodes(&self) -> u32 {
-        self.vnodes
-    }
-
-    /// Number of nodes, up or down.
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    /// True when the ring has no node.
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
-    /// Number of nodes that are up.
-    pub fn up_count(&self) -> usize {
-        self.nodes.up_count()
+        self.placement.vnodes
     }
 
     /// Number of points (virtual nodes) on the ring.
     pub fn point_count(&self) -> usize {
-        self.points.len()
+        self.placement.len()
     }
 
     /// Bytes held by the points and their index.
     pub fn index_memory_bytes(&self) -> usize {
-        self.points.memory_bytes()
-    }
-
-    /// The node table: names, weights, states and payloads by index.
-    pub fn nodes(&self) -> &NodeTable<T> {
-        &self.nodes
-    }
-
-    /// The node at `index`.
-    pub fn node(&self, index: NodeIndex) -> Option<&Node<T>> {
-        self.nodes.get(index)
-    }
-
-    /// The node named `name`.
-    pub fn get<N: AsRef<[u8]> + ?Sized>(&self, name: &N) -> Option<&Node<T>> {
-        self.nodes.get(self.index_of(name)?)
-    }
-
-    /// The index of the node named `name`.
-    pub fn index_of<N: AsRef<[u8]> + ?Sized>(&self, name: &N) -> Option<NodeIndex> {
-        self.nodes.index_of(name.as_ref())
-    }
-
-    /// True when a node named `name` is a member.
-    pub fn contains<N: AsRef<[u8]> + ?Sized>(&self, name: &N) -> bool {
-        self.index_of(name).is_some()
-    }
-
-    /// The payload of the node named `name`, mutably.
-    pub fn payload_mut<N: AsRef<[u8]> + ?Sized>(&mut self, name: &N) -> Option<&mut T> {
-        let index = self.index_of(name)?;
-        self.nodes.payload_mut(index)
+        self.placement.memory_bytes()
     }
 
     /// The points a node of `weight` owns on this ring.
     pub fn points_for(&self, weight: f64) -> Result<u32> {
-        points_for(self.vnodes, weight)
-    }
-
-    fn check_total(&self, extra: u64) -> Result<()> {
-        let requested = self.points.len() as u64 + extra;
-        if requested > MAX_POINTS {
-            return Err(Error::TooManyPoints {
-                requested,
-                max: MAX_POINTS,
-            });
-        }
-        Ok(())
-    }
-
-    /// Adds a node carrying `payload`; it is up. Costs the node's own points
-    /// (hashed, sorted, merged) plus one pass over the index.
-    pub fn add_with<N: AsRef<[u8]> + ?Sized>(
-        &mut self,
-        name: &N,
-        weight: f64,
-        payload: T,
-    ) -> Result<NodeIndex> {
-        let name = name.as_ref();
-        self.nodes.check_insert(name, weight)?;
-        let count = self.points_for(weight)?;
-        self.check_total(u64::from(count))?;
-        let index = self.nodes.insert(name, weight, payload)?;
-        let nodes = &self.nodes;
-        self.points.insert(index.get(), name, 0, count, |i| {
-            nodes[NodeIndex::new(i)].name()
-        });
-        Ok(index)
-    }
-
-    /// Removes the node named `name` and returns it. Only its keys move.
-    pub fn remove<N: AsRef<[u8]> + ?Sized>(&mut self, name: &N) -> Result<Node<T>> {
-        let index = self.nodes.require(name.as_ref())?;
-        self.points.remove(index.get(), 0);
-        Ok(self.nodes.remove(index).expect("index came from the table"))
-    }
-
-    /// Changes the weight of `name`, adding or dropping only its points, so
-    /// keys move only to it (weight up) or from it (weight down).
-    pub fn set_weight<N: AsRef<[u8]> + ?Sized>(&mut self, name: &N, weight: f64) -> Result<()> {
-        let index = self.nodes.require(name.as_ref())?;
-        let old = self.points_for(self.nodes[index].weight())?;
-        let new = self.points_for(weight)?;
-        if new > old {
-            self.check_total(u64::from(new - old))?;
-        }
-        self.nodes.set_weight(index, weight)?;
-        if new > old {
-            let nodes = &self.nodes;
-            let name = nodes[index].name();
-            self.points.insert(index.get(), name, old, new, |i| {
-                nodes[NodeIndex::new(i)].name()
-            });
-        } else if new < old {
-            self.points.remove(index.get(), new);
-        }
-        Ok(())
-    }
-
-    /// Marks `name` up or down; no point moves. Returns the previous state.
-    pub fn set_state<N: AsRef<[u8]> + ?Sized>(
-        &mut self,
-        name: &N,
-        state: NodeState,
-    ) -> Result<NodeState> {
-        let index = self.nodes.require(name.as_ref())?;
-        self.nodes.set_state(index, state)
-    }
-
-    /// Marks `name` down: lookups skip it until [`mark_up`](Ring::mark_up).
-    pub fn mark_down<N: AsRef<[u8]> + ?Sized>(&mut self, name: &N) -> Result<()> {
-        self.set_state(name, NodeState::Down).map(drop)
-    }
-
-    /// Marks `name` up: its keys come back to it.
-    pub fn mark_up<N: AsRef<[u8]> + ?Sized>(&mut self, name: &N) -> Result<()> {
-        self.set_state(name, NodeState::Up).map(drop)
-    }
-
-    /// The node serving `key`: the owner of the first point at or after
-    /// `xxh3_64(key)`, skipping nodes that are down. `None` when no node is up.
-    #[inline]
-    pub fn route<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<NodeIndex> {
-        self.route_hash(key_hash(key.as_ref()))
-    }
-
-    /// Like [`route`](Ring::route), resolved to the node.
-    #[inline]
-    pub fn route_node<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<&Node<T>> {
-        self.route(key).map(|i| &self.nodes[i])
-    }
-
-    /// Like [`route`](Ring::route), but says why there is no answer:
-    /// [`Error::EmptyRing`] or [`Error::NoNodeUp`].
-    pub fn try_route<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Result<NodeIndex> {
-        self.route(key).ok_or_else(|| self.no_route_error())
-    }
-
-    fn no_route_error(&self) -> Error {
-        if self.is_empty() {
-            Error::EmptyRing
-        } else {
-            Error::NoNodeUp
-        }
-    }
-
-    /// Routes a key hash computed elsewhere (see [`crate::hash::key_hash`]).
-    #[inline]
-    pub fn route_hash(&self, hash: u64) -> Option<NodeIndex> {
-        let len = self.points.len();
-        if len == 0 {
-            return None;
-        }
-        let mut i = self.points.find(hash);
-        let up_count = self.nodes.up_count();
-        if up_count == self.nodes.len() {
-            return Some(NodeIndex::new(self.points.owner(i)));
-        }
-        if up_count == 0 {
-            return None;
-        }
-        let up = self.nodes.up_flags();
-        // Terminates: some node is up, and every node owns at least one point.
-        loop {
-            let owner = self.points.owner(i);
-            if up[owner as usize] {
-                return Some(NodeIndex::new(owner));
-            }
-            i += 1;
-            if i == len {
-                i = 0;
-            }
-        }
-    }
-
-    /// Up to `n` distinct up nodes for `key` in ring order, the first being
-    /// [`route`](Ring::route)'s answer. Stays on the stack for `n <= 8`.
-    pub fn route_n<K: AsRef<[u8]> + ?Sized>(&self, key: &K, n: usize) -> Replicas {
-        let mut out = Replicas::new();
-        out.fill(self, key_hash(key.as_ref()), n);
-        out
-    }
-
-    /// Writes up to `out.len()` distinct up nodes for `key` into `out`, in
-    /// ring order, and returns how many it wrote. Never allocates.
-    pub fn route_n_into<K: AsRef<[u8]> + ?Sized>(&self, key: &K, out: &mut [NodeIndex]) -> usize {
-        self.route_n_hash_into(key_hash(key.as_ref()), out)
-    }
-
-    /// [`route_n_into`](Ring::route_n_into) for a key hash computed elsewhere.
-    pub fn route_n_hash_into(&self, hash: u64, out: &mut [NodeIndex]) -> usize {
-        let want = out.len().min(self.nodes.up_count());
-        let len = self.points.len();
-        if want == 0 || len == 0 {
-            return 0;
-        }
-        let up = self.nodes.up_flags();
-        let mut i = self.points.find(hash);
-        let mut found = 0;
-        // Terminates: `want` distinct up nodes exist and each owns a point.
-        loop {
-            let owner = NodeIndex::new(self.points.owner(i));
-            if up[owner.as_usize()] && !out[..found].contains(&owner) {
-                out[found] = owner;
-                found += 1;
-                if found == want {
-                    return found;
-                }
-            }
-            i += 1;
-            if i == len {
-                i = 0;
-            }
-        }
+        points_for(self.placement.vnodes, weight)
     }
 
     /// Every distinct up node for `key`, in ring order: the failover order.
     /// Lazy and allocation-free; stop after as many as you need.
-    pub fn replicas<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> ReplicaIter<'_, T> {
+    pub fn replicas<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> ReplicaIter<'_, NodeTable<T>> {
         self.replicas_hash(key_hash(key.as_ref()))
     }
 
-    /// [`replicas`](Ring::replicas) for a key hash computed elsewhere.
-    pub fn replicas_hash(&self, hash: u64) -> ReplicaIter<'_, T> {
-        ReplicaIter::new(self, hash)
-    }
-
-    /// Iterates over `(index, node)` in index order.
-    pub fn iter(&self) -> impl Iterator<Item = (NodeIndex, &Node<T>)> + '_ {
-        self.nodes.iter()
+    /// [`replicas`](Cluster::replicas) for a key hash computed elsewhere.
+    pub fn replicas_hash(&self, hash: u64) -> ReplicaIter<'_, NodeTable<T>> {
+        ReplicaIter::new(&self.placement, &self.nodes, hash)
     }
 
     /// The share of the hash space each node owns (the fraction of uniformly
@@ -378,7 +332,7 @@ impl<T> Ring<T> {
     /// arc lengths, no sampling.
     pub fn ownership(&self) -> Vec<(NodeIndex, f64)> {
         let mut arcs = vec![0u128; self.nodes.capacity()];
-        let entries = self.points.entries();
+        let entries = self.placement.points.entries();
         if let Some(last) = entries.last() {
             let mut prev = last.point;
             for (k, e) in entries.iter().enumerate() {
@@ -401,41 +355,7 @@ impl<T> Ring<T> {
 
     /// `(point, owner)` in ring order: for tests, tools and other bindings.
     pub fn points(&self) -> impl ExactSizeIterator<Item = (u64, NodeIndex)> + '_ {
-        self.points
-            .entries()
-            .iter()
-            .map(|e| (e.point, NodeIndex::new(e.node)))
-    }
-
-    #[inline]
-    pub(crate) fn raw_points(&self) -> &Points {
-        &self.points
-    }
-}
-
-impl<T: Default> Ring<T> {
-    /// Adds a node with a default payload; it is up.
-    pub fn add<N: AsRef<[u8]> + ?Sized>(&mut self, name: &N, weight: f64) -> Result<NodeIndex> {
-        self.add_with(name, weight, T::default())
-    }
-}
-
-impl<T> std::ops::Index<NodeIndex> for Ring<T> {
-    type Output = Node<T>;
-
-    /// The node at `index`; panics if there is none.
-    fn index(&self, index: NodeIndex) -> &Node<T> {
-        &self.nodes[index]
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for Ring<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ring")
-            .field("vnodes", &self.vnodes)
-            .field("points", &self.points.len())
-            .field("nodes", &self.nodes)
-            .finish()
+        self.placement.points()
     }
 }
 
@@ -491,33 +411,7 @@ impl<T> RingBuilder<T> {
 
     /// Validates every node and builds the ring.
     pub fn build(self) -> Result<Ring<T>> {
-        let vnodes = validate_vnodes(self.vnodes)?;
-        let mut nodes = NodeTable::new();
-        let mut counts = Vec::with_capacity(self.nodes.len());
-        let mut total = 0u64;
-        for (name, weight, state, payload) in self.nodes {
-            let count = points_for(vnodes, weight)?;
-            let index = nodes.insert(&name, weight, payload)?;
-            nodes.set_state(index, state)?;
-            total += u64::from(count);
-            if total > MAX_POINTS {
-                return Err(Error::TooManyPoints {
-                    requested: total,
-                    max: MAX_POINTS,
-                });
-            }
-            counts.push((index, count));
-        }
-        let points = Points::build(
-            counts.iter().map(|&(i, c)| (i.get(), nodes[i].name(), c)),
-            total as usize,
-            |i| nodes[NodeIndex::new(i)].name(),
-        );
-        Ok(Ring {
-            nodes,
-            points,
-            vnodes,
-        })
+        Cluster::from_nodes(RingIndex::new(self.vnodes)?, self.nodes)
     }
 }
 

@@ -2,8 +2,9 @@
 
 use smallvec::SmallVec;
 
-use super::Ring;
+use super::RingIndex;
 use crate::node::NodeIndex;
+use crate::placement::Liveness;
 
 /// Distinct nodes for one key, primary first. Holds up to 8 without
 /// touching the heap; dereferences to `[NodeIndex]`.
@@ -11,17 +12,12 @@ use crate::node::NodeIndex;
 pub struct Replicas(SmallVec<[NodeIndex; 8]>);
 
 impl Replicas {
-    pub(crate) fn new() -> Self {
-        Replicas(SmallVec::new())
-    }
-
-    /// Fills with up to `n` distinct up nodes from `hash`.
-    pub(crate) fn fill<T>(&mut self, ring: &Ring<T>, hash: u64, n: usize) {
-        let want = n.min(ring.up_count());
-        self.0.clear();
-        self.0.resize(want, NodeIndex::new(0));
-        let found = ring.route_n_hash_into(hash, &mut self.0);
-        self.0.truncate(found);
+    /// Up to `want` nodes written by `fill` into a buffer of that size.
+    pub(crate) fn fill(want: usize, fill: impl FnOnce(&mut [NodeIndex]) -> usize) -> Self {
+        let mut nodes = SmallVec::from_elem(NodeIndex::new(0), want);
+        let found = fill(&mut nodes);
+        nodes.truncate(found);
+        Replicas(nodes)
     }
 
     /// The nodes as a slice.
@@ -60,76 +56,71 @@ impl<'a> IntoIterator for &'a Replicas {
 /// checks for repeats by rescanning the arc it has walked.
 const INLINE_SEEN: usize = 16;
 
-/// Distinct up nodes for a key in ring order; see [`Ring::replicas`].
+/// Distinct up nodes for a key in ring order; see [`Ring::replicas`](crate::Ring::replicas).
 ///
 /// The first `INLINE_SEEN` (16) answers are deduplicated against an inline
 /// list, later ones by rescanning the walked arc, so the iterator never
 /// allocates, whatever the node count.
-pub struct ReplicaIter<'a, T> {
-    ring: &'a Ring<T>,
+pub struct ReplicaIter<'a, L: ?Sized> {
+    ring: &'a RingIndex,
+    live: &'a L,
     start: usize,
     steps: usize,
     yielded: usize,
     seen: [u32; INLINE_SEEN],
 }
 
-impl<'a, T> ReplicaIter<'a, T> {
-    pub(crate) fn new(ring: &'a Ring<T>, hash: u64) -> Self {
-        let start = if ring.point_count() == 0 {
-            0
-        } else {
-            ring.raw_points().find(hash)
-        };
+impl<'a, L: Liveness + ?Sized> ReplicaIter<'a, L> {
+    /// Walks `ring` from `hash`, yielding nodes that `live` says are up.
+    pub fn new(ring: &'a RingIndex, live: &'a L, hash: u64) -> Self {
         ReplicaIter {
             ring,
-            start,
+            live,
+            start: ring.position(hash).unwrap_or(0),
             steps: 0,
             yielded: 0,
             seen: [0; INLINE_SEEN],
         }
     }
 
-    fn already_yielded(&self, owner: u32, position: usize) -> bool {
+    fn already_yielded(&self, owner: NodeIndex, position: usize) -> bool {
         if self.yielded <= INLINE_SEEN {
-            return self.seen[..self.yielded].contains(&owner);
+            return self.seen[..self.yielded].contains(&owner.get());
         }
         // Every earlier visit of an up node yielded it, so "seen" is "owns a
         // point on the arc walked so far".
-        let points = self.ring.raw_points();
-        let len = points.len();
+        let len = self.ring.len();
         (0..self.steps).any(|k| {
             let p = (self.start + k) % len;
-            p != position && points.owner(p) == owner
+            p != position && self.ring.owner_at(p) == owner
         })
     }
 }
 
-impl<T> Iterator for ReplicaIter<'_, T> {
+impl<L: Liveness + ?Sized> Iterator for ReplicaIter<'_, L> {
     type Item = NodeIndex;
 
     fn next(&mut self) -> Option<NodeIndex> {
-        let points = self.ring.raw_points();
-        let len = points.len();
-        let up = self.ring.nodes().up_flags();
-        while self.yielded < self.ring.up_count() && self.steps < len {
+        let len = self.ring.len();
+        while self.yielded < self.live.up_count() && self.steps < len {
             let position = (self.start + self.steps) % len;
-            let owner = points.owner(position);
-            let fresh = up[owner as usize] && !self.already_yielded(owner, position);
+            let owner = self.ring.owner_at(position);
+            let fresh = self.live.is_up(owner) && !self.already_yielded(owner, position);
             self.steps += 1;
             if fresh {
                 if self.yielded < INLINE_SEEN {
-                    self.seen[self.yielded] = owner;
+                    self.seen[self.yielded] = owner.get();
                 }
                 self.yielded += 1;
-                return Some(NodeIndex::new(owner));
+                return Some(owner);
             }
         }
         None
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.ring.up_count() - self.yielded))
+        (0, Some(self.live.up_count().saturating_sub(self.yielded)))
     }
 }
 
-impl<T> std::iter::FusedIterator for ReplicaIter<'_, T> {}
+impl<L: Liveness + ?Sized> std::iter::FusedIterator for ReplicaIter<'_, L> {}

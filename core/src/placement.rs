@@ -1,0 +1,108 @@
+//! The trait every sticky algorithm implements, and the view of node health
+//! that lookups consult.
+//!
+//! A [`Placement`] is the lookup structure alone (ring points, a Maglev
+//! table, jump buckets, ...). It is built from a [`NodeTable`] and answers
+//! with [`NodeIndex`]es; which nodes are up is asked of a [`Liveness`] at
+//! lookup time, so a health change never rebuilds anything. The same
+//! placement therefore serves a single-threaded [`Cluster`](crate::Cluster)
+//! (liveness from its own table) and a concurrent router (liveness from
+//! atomics shared between snapshots).
+
+use crate::error::Result;
+use crate::node::{NodeIndex, NodeTable};
+
+/// Which nodes a lookup may return.
+pub trait Liveness {
+    /// Whether `node` exists and is up.
+    fn is_up(&self, node: NodeIndex) -> bool;
+
+    /// How many nodes are up.
+    fn up_count(&self) -> usize;
+
+    /// True when every node is up: lets lookups skip the health check.
+    fn all_up(&self) -> bool;
+}
+
+impl<T> Liveness for NodeTable<T> {
+    #[inline]
+    fn is_up(&self, node: NodeIndex) -> bool {
+        NodeTable::is_up(self, node)
+    }
+
+    #[inline]
+    fn up_count(&self) -> usize {
+        NodeTable::up_count(self)
+    }
+
+    #[inline]
+    fn all_up(&self) -> bool {
+        NodeTable::up_count(self) == self.len()
+    }
+}
+
+/// Every node is up: for lookups that ignore health.
+#[derive(Copy, Clone, Debug)]
+pub struct AllUp(pub usize);
+
+impl Liveness for AllUp {
+    #[inline]
+    fn is_up(&self, node: NodeIndex) -> bool {
+        node.as_usize() < self.0
+    }
+
+    #[inline]
+    fn up_count(&self) -> usize {
+        self.0
+    }
+
+    #[inline]
+    fn all_up(&self) -> bool {
+        true
+    }
+}
+
+/// A sticky key → node structure over a [`NodeTable`].
+///
+/// The owner ([`Cluster`](crate::Cluster) or a router) validates a change
+/// with the `check_*` methods *before* touching the table, then applies it
+/// to the table, then tells the placement; so the notifications cannot fail
+/// and a refused change leaves everything as it was.
+pub trait Placement: Clone + Send + Sync {
+    /// Whether a node of `weight` may join `nodes` (which does not hold it yet).
+    fn check_add<T>(&self, nodes: &NodeTable<T>, weight: f64) -> Result<()>;
+
+    /// Whether `node` may take `weight`.
+    fn check_weight<T>(&self, nodes: &NodeTable<T>, node: NodeIndex, weight: f64) -> Result<()>;
+
+    /// Whether a whole table is acceptable (for bulk builds).
+    fn check_table<T>(&self, nodes: &NodeTable<T>) -> Result<()>;
+
+    /// Recomputes the structure from `nodes`.
+    fn rebuild<T>(&mut self, nodes: &NodeTable<T>);
+
+    /// `node` was just inserted into `nodes`.
+    fn node_added<T>(&mut self, nodes: &NodeTable<T>, node: NodeIndex) {
+        let _ = node;
+        self.rebuild(nodes);
+    }
+
+    /// `node` was just removed from `nodes`.
+    fn node_removed<T>(&mut self, nodes: &NodeTable<T>, node: NodeIndex) {
+        let _ = node;
+        self.rebuild(nodes);
+    }
+
+    /// `node`'s weight just changed from `old`.
+    fn weight_changed<T>(&mut self, nodes: &NodeTable<T>, node: NodeIndex, old: f64) {
+        let _ = (node, old);
+        self.rebuild(nodes);
+    }
+
+    /// The up node serving a key whose hash is `hash`; `None` if none is up.
+    fn route<L: Liveness + ?Sized>(&self, hash: u64, live: &L) -> Option<NodeIndex>;
+
+    /// Fills `out` with up to `out.len()` distinct up nodes for `hash`,
+    /// primary first, and returns how many it wrote. Never allocates.
+    fn route_n<L: Liveness + ?Sized>(&self, hash: u64, live: &L, out: &mut [NodeIndex]) -> usize;
+}
