@@ -4,24 +4,26 @@ use ringroute::ring::{MAX_POINTS, MAX_VNODES};
 use ringroute::{Error, NodeState, Ring};
 
 /// Everything observable about a ring, to compare before and after a refused call.
-fn fingerprint(
-    ring: &Ring,
-) -> (
-    usize,
-    usize,
-    usize,
-    Vec<(u64, u32)>,
-    Vec<(String, f64, NodeState)>,
-) {
-    (
-        ring.len(),
-        ring.up_count(),
-        ring.point_count(),
-        ring.points().map(|(p, i)| (p, i.get())).collect(),
-        ring.iter()
+#[derive(Debug, PartialEq)]
+struct Fingerprint {
+    len: usize,
+    up: usize,
+    points: usize,
+    placement: Vec<(u64, u32)>,
+    nodes: Vec<(String, f64, NodeState)>,
+}
+
+fn fingerprint(ring: &Ring) -> Fingerprint {
+    Fingerprint {
+        len: ring.len(),
+        up: ring.up_count(),
+        points: ring.point_count(),
+        placement: ring.points().map(|(p, i)| (p, i.get())).collect(),
+        nodes: ring
+            .iter()
             .map(|(_, n)| (n.name_lossy().into_owned(), n.weight(), n.state()))
             .collect(),
-    )
+    }
 }
 
 fn sample() -> Ring {
@@ -74,7 +76,7 @@ fn bad_weights_are_refused_and_change_nothing() {
     assert_eq!(fingerprint(&ring), before);
     // A tiny but valid weight still gets its one point.
     ring.add("tiny", 1e-12).unwrap();
-    assert_eq!(ring.point_count(), before.2 + 1);
+    assert_eq!(ring.point_count(), before.points + 1);
 }
 
 #[test]
