@@ -49,8 +49,12 @@
 mod cluster;
 mod error;
 pub mod hash;
+pub mod jump;
+pub mod maglev;
 pub mod node;
+pub mod pick;
 pub mod placement;
+pub mod rendezvous;
 pub mod ring;
 
 pub use cluster::Cluster;
