@@ -149,6 +149,7 @@ pub struct NodeTable<T = ()> {
     free: Vec<u32>,
     by_name: HashMap<Box<[u8]>, NodeIndex>,
     up_count: usize,
+    up_weight: f64,
 }
 
 impl<T> Default for NodeTable<T> {
@@ -159,6 +160,7 @@ impl<T> Default for NodeTable<T> {
             free: Vec::new(),
             by_name: HashMap::new(),
             up_count: 0,
+            up_weight: 0.0,
         }
     }
 }
@@ -182,6 +184,23 @@ impl<T> NodeTable<T> {
     /// Number of nodes that are up.
     pub fn up_count(&self) -> usize {
         self.up_count
+    }
+
+    /// Sum of the weights of the nodes that are up.
+    pub fn up_weight(&self) -> f64 {
+        self.up_weight
+    }
+
+    /// Summed afresh after each change: a running sum of floats would drift
+    /// with churn, and changes are rare next to lookups.
+    fn recompute_up_weight(&mut self) {
+        self.up_weight = self
+            .slots
+            .iter()
+            .flatten()
+            .filter(|n| n.is_up())
+            .map(|n| n.weight)
+            .sum();
     }
 
     /// One past the highest index in use: the length a per-node array needs.
@@ -274,6 +293,7 @@ impl<T> NodeTable<T> {
         };
         self.by_name.insert(name.into(), index);
         self.up_count += 1;
+        self.recompute_up_weight();
         Ok(index)
     }
 
@@ -286,6 +306,7 @@ impl<T> NodeTable<T> {
         }
         self.up[index.as_usize()] = false;
         self.free.push(index.0);
+        self.recompute_up_weight();
         Some(node)
     }
 
@@ -294,6 +315,7 @@ impl<T> NodeTable<T> {
         validate_weight(weight)?;
         let node = self.slot_mut(index)?;
         node.weight = weight;
+        self.recompute_up_weight();
         Ok(())
     }
 
@@ -310,6 +332,7 @@ impl<T> NodeTable<T> {
             }
         }
         self.up[index.as_usize()] = is_up;
+        self.recompute_up_weight();
         Ok(old)
     }
 

@@ -4,9 +4,11 @@
 //!
 //! See `docs/ring-spec.md` for the spec every language binding follows.
 
+mod bounded;
 mod points;
 mod replicas;
 
+pub use bounded::{LoadBound, LoadCounts, Loads};
 pub use replicas::{ReplicaIter, Replicas};
 
 use crate::cluster::Cluster;
@@ -325,6 +327,41 @@ impl<T> Cluster<RingIndex, T> {
     /// [`replicas`](Cluster::replicas) for a key hash computed elsewhere.
     pub fn replicas_hash(&self, hash: u64) -> ReplicaIter<'_, NodeTable<T>> {
         ReplicaIter::new(&self.placement, &self.nodes, hash)
+    }
+
+    /// Bounded-load routing: the first up node clockwise from `key` whose
+    /// load is under `⌈c · (total + 1) · weight / up weight⌉`. Equals
+    /// [`route`](Cluster::route) while no node is full; see [`LoadBound`].
+    ///
+    /// ```
+    /// use ringroute::Ring;
+    /// use ringroute::ring::{LoadBound, LoadCounts};
+    ///
+    /// let ring: Ring = Ring::builder().node("a", 1.0).node("b", 1.0).build()?;
+    /// let loads = LoadCounts::new(ring.nodes().capacity());
+    /// let bound = LoadBound::new(1.25)?;
+    /// for i in 0..100 {
+    ///     let node = ring.route_bounded(&format!("req-{i}"), &loads, bound).unwrap();
+    ///     loads.acquire(node); // and release(node) when the request is done
+    /// }
+    /// // No node holds more than ⌈1.25 · 100 / 2⌉ = 63.
+    /// # use ringroute::ring::Loads;
+    /// assert!(ring.iter().all(|(i, _)| loads.load(i) <= 63));
+    /// # Ok::<(), ringroute::Error>(())
+    /// ```
+    pub fn route_bounded<K, D>(&self, key: &K, loads: &D, bound: LoadBound) -> Option<NodeIndex>
+    where
+        K: AsRef<[u8]> + ?Sized,
+        D: Loads + ?Sized,
+    {
+        self.placement.route_bounded(
+            key_hash(key.as_ref()),
+            &self.nodes,
+            loads,
+            bound,
+            |i| self.nodes[i].weight(),
+            self.nodes.up_weight(),
+        )
     }
 
     /// The share of the hash space each node owns (the fraction of uniformly
