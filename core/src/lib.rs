@@ -49,6 +49,7 @@
 mod cluster;
 mod error;
 pub mod hash;
+pub mod health;
 pub mod jump;
 pub mod maglev;
 pub mod node;
