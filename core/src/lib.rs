@@ -57,6 +57,7 @@ pub mod pick;
 pub mod placement;
 pub mod rendezvous;
 pub mod ring;
+pub mod router;
 
 pub use cluster::Cluster;
 pub use error::{Error, Result};

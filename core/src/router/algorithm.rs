@@ -1,0 +1,101 @@
+//! Choosing the sticky algorithm by configuration: [`Algorithm`] names it,
+//! [`AnyPlacement`] dispatches to it with a `match` (no virtual calls on the
+//! lookup path).
+
+use crate::error::Result;
+use crate::node::{NodeIndex, NodeTable};
+use crate::placement::{Liveness, Placement};
+use crate::ring::{DEFAULT_VNODES, RingIndex};
+
+/// Which sticky algorithm a router places keys with, and its parameters.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// The native hash ring (spec v1) with `vnodes` points per unit weight.
+    Ring {
+        /// Virtual nodes per unit weight.
+        vnodes: u32,
+    },
+}
+
+impl Default for Algorithm {
+    fn default() -> Self {
+        Algorithm::Ring {
+            vnodes: DEFAULT_VNODES,
+        }
+    }
+}
+
+impl Algorithm {
+    /// An empty placement of this kind (parameters validated).
+    pub fn placement(&self) -> Result<AnyPlacement> {
+        Ok(match *self {
+            Algorithm::Ring { vnodes } => AnyPlacement::Ring(RingIndex::new(vnodes)?),
+        })
+    }
+}
+
+/// One of the crate's sticky placements, chosen at run time.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum AnyPlacement {
+    /// The native ring.
+    Ring(RingIndex),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $p:ident => $e:expr) => {
+        match $self {
+            AnyPlacement::Ring($p) => $e,
+        }
+    };
+}
+
+impl AnyPlacement {
+    /// The ring, when this is one (bounded loads and replica walks need it).
+    pub fn as_ring(&self) -> Option<&RingIndex> {
+        match self {
+            AnyPlacement::Ring(r) => Some(r),
+        }
+    }
+}
+
+impl Placement for AnyPlacement {
+    fn check_add<T>(&self, nodes: &NodeTable<T>, weight: f64) -> Result<()> {
+        dispatch!(self, p => p.check_add(nodes, weight))
+    }
+
+    fn check_weight<T>(&self, nodes: &NodeTable<T>, node: NodeIndex, weight: f64) -> Result<()> {
+        dispatch!(self, p => p.check_weight(nodes, node, weight))
+    }
+
+    fn check_table<T>(&self, nodes: &NodeTable<T>) -> Result<()> {
+        dispatch!(self, p => p.check_table(nodes))
+    }
+
+    fn rebuild<T>(&mut self, nodes: &NodeTable<T>) {
+        dispatch!(self, p => p.rebuild(nodes))
+    }
+
+    fn node_added<T>(&mut self, nodes: &NodeTable<T>, node: NodeIndex) {
+        dispatch!(self, p => p.node_added(nodes, node))
+    }
+
+    fn node_removed<T>(&mut self, nodes: &NodeTable<T>, node: NodeIndex) {
+        dispatch!(self, p => p.node_removed(nodes, node))
+    }
+
+    fn weight_changed<T>(&mut self, nodes: &NodeTable<T>, node: NodeIndex, old: f64) {
+        dispatch!(self, p => p.weight_changed(nodes, node, old))
+    }
+
+    #[inline]
+    fn route<L: Liveness + ?Sized>(&self, hash: u64, live: &L) -> Option<NodeIndex> {
+        dispatch!(self, p => p.route(hash, live))
+    }
+
+    #[inline]
+    fn route_n<L: Liveness + ?Sized>(&self, hash: u64, live: &L, out: &mut [NodeIndex]) -> usize {
+        dispatch!(self, p => p.route_n(hash, live, out))
+    }
+}
