@@ -1,1 +1,73 @@
-//! C ABI for ringroute (in progress).
+//! The C ABI of ringroute: `libringroute.so`, `libringroute.a` and
+//! `ringroute.h` (generated from this crate by cbindgen; see
+//! `ffi-c/README.md` for building, installing and linking).
+//!
+//! It wraps [`ringroute::router::Router`] with nodes identified by name (no
+//! payload): a C or C++ RPC client builds a router from its servers, routes
+//! each key to a node index (and name), starts a request with a ticket, and
+//! reports how it went, while membership and health change underneath.
+//!
+//! # Conventions
+//!
+//! * Every name starts with `ringroute_` (`RINGROUTE_` for constants).
+//! * Handles (`ringroute_router`, `ringroute_ticket`, `ringroute_clock`) are
+//!   opaque pointers; each has a `_free` function that accepts NULL.
+//! * Every function that can fail returns a [`ringroute_status`]: 0
+//!   (`RINGROUTE_OK`) on success, a distinct code for each kind of error.
+//!   [`ringroute_last_error`] gives the message of the last failure on the
+//!   calling thread.
+//! * Results go through out-parameters, which are written only on success.
+//!   The one exception: on `RINGROUTE_BUFFER_TOO_SMALL` the length
+//!   out-parameter receives the size needed.
+//! * Keys and node names are byte strings `(const uint8_t *, size_t)`: any
+//!   bytes, not NUL-terminated, never checked for UTF-8. A zero-length key
+//!   is a valid key (the pointer may then be NULL); a zero-length name is
+//!   refused. Only NUL-terminated text (a node list) must be UTF-8.
+//! * Panics never cross the boundary: each entry point catches them and
+//!   returns `RINGROUTE_PANIC`.
+//! * Each function's documentation (copied into the header) states what it
+//!   borrows or takes, and from which threads it may be called.
+#![allow(non_camel_case_types)]
+#![warn(missing_docs)]
+
+// The modules are declared in the order the header presents them.
+mod status;
+
+mod config;
+
+mod router;
+
+mod nodes;
+
+mod membership;
+
+mod lease;
+
+mod args;
+
+pub use config::{
+    RINGROUTE_ALGORITHM_RING, ringroute_algorithm, ringroute_clock, ringroute_clock_advance,
+    ringroute_clock_free, ringroute_config, ringroute_config_default, ringroute_manual_clock_new,
+    ringroute_outlier_config, ringroute_phi_config,
+};
+pub use lease::{
+    RINGROUTE_OUTCOME_ABANDONED, RINGROUTE_OUTCOME_FAILURE, RINGROUTE_OUTCOME_SUCCESS,
+    ringroute_lease, ringroute_outcome, ringroute_start, ringroute_ticket, ringroute_ticket_finish,
+    ringroute_ticket_free, ringroute_ticket_node,
+};
+pub use membership::{
+    ringroute_add, ringroute_heartbeat, ringroute_mark_down, ringroute_mark_up, ringroute_remove,
+    ringroute_replace, ringroute_set_weight, ringroute_tick,
+};
+pub use nodes::{
+    ringroute_generation, ringroute_get_node_info, ringroute_health, ringroute_node_count,
+    ringroute_node_health, ringroute_node_index, ringroute_node_info, ringroute_node_name,
+};
+pub use router::{
+    ringroute_key_hash, ringroute_node, ringroute_route, ringroute_route_hash, ringroute_route_n,
+    ringroute_route_name, ringroute_router, ringroute_router_free, ringroute_router_new,
+    ringroute_router_new_from_text,
+};
+pub use status::{
+    ringroute_last_error, ringroute_status, ringroute_status_name, ringroute_version,
+};
