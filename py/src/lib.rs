@@ -1,1 +1,71 @@
-//! Python bindings for ringroute (in progress).
+//! Python bindings for ringroute: the native module `ringroute._ringroute`
+//! behind the `ringroute` package (see `py/README.md`).
+//!
+//! Classes: `Ring` (a consistent-hash ring), `Router` (the concurrent handle
+//! with leases and health detection), `Lease`, the health settings
+//! `OutlierDetection` and `PhiAccrual`, `ManualClock`, and the uhashring
+//! compatible rings behind `ringroute.compat`. Errors map as described in
+//! [`errors::to_py`].
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+pub mod algorithm;
+pub mod common;
+pub mod errors;
+pub mod health;
+pub mod keys;
+pub mod lease;
+pub mod nodes;
+pub mod ring;
+pub mod router;
+
+/// key_hash(key) -> int
+///
+/// The 64-bit hash of a key under the native ring spec v1: ``xxh3_64`` with
+/// seed 0 over the key's bytes (UTF-8 for ``str``).
+#[pyfunction]
+fn key_hash(key: &Bound<'_, PyAny>) -> PyResult<u64> {
+    Ok(ringroute::hash::key_hash(&keys::key_bytes(key)?))
+}
+
+/// point_hash(name, j) -> int
+///
+/// The position of virtual node ``j`` of the node ``name`` on the native
+/// ring: ``xxh3_64(name, seed=j)``.
+#[pyfunction]
+fn point_hash(name: &Bound<'_, PyAny>, j: u32) -> PyResult<u64> {
+    let bytes = keys::str_bytes(keys::name_of(name)?)?;
+    Ok(ringroute::hash::point_hash(&bytes, j))
+}
+
+/// Unpickling helper: ``cls(*args, **kwargs)``.
+#[pyfunction]
+fn _reconstruct<'py>(
+    cls: &Bound<'py, PyAny>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyAny>> {
+    cls.call(args, Some(kwargs))
+}
+
+#[pymodule]
+fn _ringroute(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_VNODES", ringroute::ring::DEFAULT_VNODES)?;
+    m.add("MAX_VNODES", ringroute::ring::MAX_VNODES)?;
+    m.add("ALGORITHMS", algorithm::ALGORITHMS.to_vec())?;
+    m.add("EmptyRingError", py.get_type::<errors::EmptyRingError>())?;
+    m.add("NoNodeUpError", py.get_type::<errors::NoNodeUpError>())?;
+    m.add_class::<ring::PyRing>()?;
+    m.add_class::<router::PyRouter>()?;
+    m.add_class::<lease::PyLease>()?;
+    m.add_class::<health::PyOutlierDetection>()?;
+    m.add_class::<health::PyPhiAccrual>()?;
+    m.add_class::<health::PyManualClock>()?;
+    m.add_function(wrap_pyfunction!(key_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(point_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(_reconstruct, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,375 @@
+//! `ringroute.Ring`: a consistent-hash ring of named, weighted nodes.
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyIterator, PyList, PyString, PyTuple};
+use ringroute::router::{Algorithm, AnyPlacement};
+use ringroute::{Cluster, NodeIndex, NodeState};
+
+use crate::algorithm;
+use crate::common::{count_of, names_list, reduce, repr_names, repr_nodes, weights_dict};
+use crate::errors::{IntoPyResult, no_route};
+use crate::keys::{KeyBatch, key_bytes, name_of, str_bytes};
+use crate::nodes::{Name, name_spec, parse_names, parse_nodes, weight_of};
+
+/// One immutable state of a ring. Lookups clone the `Arc` (or hold the read
+/// lock); changes copy it only while a batch lookup still holds the old one.
+#[derive(Clone)]
+pub(crate) struct RingState {
+    pub cluster: Cluster<AnyPlacement, Name>,
+    pub algorithm: Algorithm,
+}
+
+impl RingState {
+    fn nodes(&self) -> Vec<(Name, f64)> {
+        self.cluster
+            .iter()
+            .map(|(_, n)| (n.payload().clone(), n.weight()))
+            .collect()
+    }
+
+    fn down(&self) -> Vec<Name> {
+        self.cluster
+            .iter()
+            .filter(|(_, n)| !n.is_up())
+            .map(|(_, n)| n.payload().clone())
+            .collect()
+    }
+
+    #[inline]
+    fn name(&self, index: NodeIndex) -> &Name {
+        self.cluster[index].payload()
+    }
+
+    /// `(name, weight, up)` sorted by name: what equality compares.
+    fn config(&self) -> Vec<(&[u8], f64, bool)> {
+        let mut v: Vec<_> = self
+            .cluster
+            .iter()
+            .map(|(_, n)| (n.name(), n.weight(), n.is_up()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+}
+
+/// A consistent-hash ring: which node serves this key?
+///
+/// ``Ring(nodes=(), *, vnodes=None, algorithm="ring", down=())``
+///
+/// ``nodes`` is a list of names (weight 1.0 each), a mapping of name to
+/// weight, or a list of ``(name, weight)`` pairs. With ``algorithm="ring"``
+/// (the native ring, spec v1) each node owns ``round(vnodes * weight)``
+/// points, ``vnodes`` defaulting to 160. Names in ``down`` start marked down.
+///
+/// Keys are ``str`` (hashed as UTF-8), ``bytes``, ``bytearray`` or
+/// ``memoryview``. Lookups skip nodes that are down. The same keys reach the
+/// same nodes as in the Rust crate and the C library.
+///
+/// A ``Ring`` may be shared between threads; ``route_many`` releases the
+/// GIL while it routes. For leases, health detection and failover, use
+/// :class:`Router`.
+#[pyclass(frozen, subclass, module = "ringroute", name = "Ring")]
+pub struct PyRing {
+    state: RwLock<Arc<RingState>>,
+}
+
+impl PyRing {
+    fn change<R>(&self, f: impl FnOnce(&mut RingState) -> PyResult<R>) -> PyResult<R> {
+        let mut guard = self.state.write();
+        // Copies the state only if a batch lookup still holds it.
+        f(Arc::make_mut(&mut guard))
+    }
+
+    fn snapshot(&self) -> Arc<RingState> {
+        Arc::clone(&self.state.read())
+    }
+
+    fn require(state: &RingState, name: &Bound<'_, PyAny>) -> PyResult<NodeIndex> {
+        let bytes = str_bytes(name_of(name)?)?;
+        state.cluster.nodes().require(&bytes).py()
+    }
+}
+
+/// Builds the cluster of a `Ring` or the node list of a `Router`.
+pub(crate) fn build_cluster(
+    algorithm: &Algorithm,
+    nodes: Option<&Bound<'_, PyAny>>,
+    down: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Cluster<AnyPlacement, Name>> {
+    let specs = parse_nodes(nodes)?;
+    let down = parse_names(down)?;
+    for name in &down {
+        if !specs.iter().any(|s| &s.bytes == name) {
+            return Err(ringroute::Error::UnknownNode(
+                name.clone().into_boxed_slice(),
+            ))
+            .py();
+        }
+    }
+    let placement = algorithm.placement().py()?;
+    Cluster::from_nodes(
+        placement,
+        specs.into_iter().map(|s| {
+            let state = if down.contains(&s.bytes) {
+                NodeState::Down
+            } else {
+                NodeState::Up
+            };
+            (s.bytes, s.weight, state, s.name)
+        }),
+    )
+    .py()
+}
+
+#[pymethods]
+impl PyRing {
+    #[new]
+    #[pyo3(signature = (nodes=None, *, vnodes=None, algorithm="ring".to_owned(), down=None))]
+    fn new(
+        nodes: Option<&Bound<'_, PyAny>>,
+        vnodes: Option<&Bound<'_, PyAny>>,
+        algorithm: String,
+        down: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let algorithm = algorithm::parse(&algorithm, vnodes)?;
+        let cluster = build_cluster(&algorithm, nodes, down)?;
+        Ok(PyRing {
+            state: RwLock::new(Arc::new(RingState { cluster, algorithm })),
+        })
+    }
+
+    /// route(key) -> str
+    ///
+    /// The node serving ``key``: the first up node clockwise from the key's
+    /// hash. Raises ``EmptyRingError`` on an empty ring, ``NoNodeUpError``
+    /// when every node is down, ``TypeError`` for a key that is not
+    /// ``str``/``bytes``-like.
+    fn route(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyString>> {
+        let bytes = key_bytes(key)?;
+        let state = self.state.read();
+        match state.cluster.route(&*bytes) {
+            Some(i) => Ok(state.name(i).get(py)),
+            None => Err(no_route(state.cluster.len())),
+        }
+    }
+
+    /// route_n(key, n) -> list[str]
+    ///
+    /// Up to ``n`` distinct up nodes for ``key``, primary first: the key's
+    /// replicas in failover order. Fewer when fewer nodes are up.
+    fn route_n<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        n: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let bytes = key_bytes(key)?;
+        let n = count_of(n)?;
+        let state = self.snapshot();
+        if state.cluster.up_count() == 0 {
+            return Err(no_route(state.cluster.len()));
+        }
+        let replicas = state.cluster.route_n(&*bytes, n);
+        names_list(py, replicas.iter().copied(), |i| state.name(i))
+    }
+
+    /// route_many(keys) -> list[str]
+    ///
+    /// ``route`` for every key of an iterable, in order. The keys are read
+    /// with the GIL held, then routed with the GIL released.
+    fn route_many<'py>(
+        &self,
+        py: Python<'py>,
+        keys: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let batch = KeyBatch::collect(keys)?;
+        if batch.is_empty() {
+            return Ok(PyList::empty(py));
+        }
+        let state = self.snapshot();
+        let spans = batch.spans();
+        let routed: Option<Vec<NodeIndex>> = py.detach(|| {
+            let cluster = &state.cluster;
+            spans.iter().map(|key| cluster.route(key)).collect()
+        });
+        let Some(routed) = routed else {
+            return Err(no_route(state.cluster.len()));
+        };
+        names_list(py, routed.into_iter(), |i| state.name(i))
+    }
+
+    /// add(name, weight=1.0)
+    ///
+    /// Adds a node, up. Keys move only to it. ``ValueError`` for a duplicate
+    /// or empty name or a bad weight (not finite, or ``<= 0``).
+    #[pyo3(signature = (name, weight=None))]
+    fn add(&self, name: &Bound<'_, PyAny>, weight: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let (bytes, name) = name_spec(name)?;
+        let weight = weight.map(weight_of).transpose()?.unwrap_or(1.0);
+        self.change(|s| s.cluster.add_with(&bytes, weight, name).py().map(drop))
+    }
+
+    /// remove(name)
+    ///
+    /// Removes a node; only its keys move. ``KeyError`` if unknown.
+    fn remove(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        let bytes = str_bytes(name_of(name)?)?.to_vec();
+        self.change(|s| s.cluster.remove(&bytes).py().map(drop))
+    }
+
+    /// set_weight(name, weight)
+    ///
+    /// Changes a node's weight; keys move only to or from it.
+    fn set_weight(&self, name: &Bound<'_, PyAny>, weight: &Bound<'_, PyAny>) -> PyResult<()> {
+        let bytes = str_bytes(name_of(name)?)?.to_vec();
+        let weight = weight_of(weight)?;
+        self.change(|s| s.cluster.set_weight(&bytes, weight).py())
+    }
+
+    /// mark_down(name)
+    ///
+    /// Marks a node down: lookups skip it and its keys go to their next
+    /// replica, until ``mark_up``. Its points stay.
+    fn mark_down(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        let bytes = str_bytes(name_of(name)?)?.to_vec();
+        self.change(|s| s.cluster.mark_down(&bytes).py())
+    }
+
+    /// mark_up(name)
+    ///
+    /// Marks a node up: exactly the keys it had come back to it.
+    fn mark_up(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        let bytes = str_bytes(name_of(name)?)?.to_vec();
+        self.change(|s| s.cluster.mark_up(&bytes).py())
+    }
+
+    /// weight(name) -> float
+    fn weight(&self, name: &Bound<'_, PyAny>) -> PyResult<f64> {
+        let state = self.snapshot();
+        let i = Self::require(&state, name)?;
+        Ok(state.cluster[i].weight())
+    }
+
+    /// is_up(name) -> bool
+    fn is_up(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let state = self.snapshot();
+        let i = Self::require(&state, name)?;
+        Ok(state.cluster[i].is_up())
+    }
+
+    /// dict[str, float]: every node's weight, down nodes included.
+    #[getter]
+    fn nodes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        weights_dict(py, &self.snapshot().nodes())
+    }
+
+    /// list[str]: the nodes marked down.
+    #[getter]
+    fn down<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let state = self.snapshot();
+        PyList::new(py, state.down().iter().map(|n| n.bind(py)))
+    }
+
+    /// int | None: virtual nodes per unit weight (``algorithm="ring"`` only).
+    #[getter]
+    fn vnodes(&self) -> Option<u32> {
+        algorithm::describe(&self.snapshot().algorithm).1
+    }
+
+    /// str: the placement algorithm.
+    #[getter]
+    fn algorithm(&self) -> &'static str {
+        algorithm::describe(&self.snapshot().algorithm).0
+    }
+
+    /// points() -> list[tuple[int, str]]
+    ///
+    /// The ring's points ``(position, name)`` in ring order (``algorithm="ring"``
+    /// only): for tests, tools and cross-language checks.
+    fn points<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let state = self.snapshot();
+        let ring = state
+            .cluster
+            .placement()
+            .as_ring()
+            .ok_or_else(|| PyValueError::new_err("points() needs algorithm='ring'"))?;
+        let items: Vec<Bound<'py, PyTuple>> = ring
+            .points()
+            .map(|(p, i)| {
+                PyTuple::new(
+                    py,
+                    [
+                        p.into_pyobject(py)?.into_any(),
+                        state.name(i).bind(py).clone().into_any(),
+                    ],
+                )
+            })
+            .collect::<PyResult<_>>()?;
+        PyList::new(py, items)
+    }
+
+    fn __len__(&self) -> usize {
+        self.state.read().cluster.len()
+    }
+
+    fn __contains__(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(name) = name.cast::<PyString>() else {
+            return Ok(false);
+        };
+        let bytes = str_bytes(name)?;
+        Ok(self.state.read().cluster.contains(&*bytes))
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIterator>> {
+        let state = self.snapshot();
+        let names = PyList::new(py, state.cluster.iter().map(|(_, n)| n.payload().bind(py)))?;
+        names.try_iter()
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let state = slf.get().snapshot();
+        let cls = slf.get_type().qualname()?;
+        let mut out = format!(
+            "{cls}({}, {}",
+            repr_nodes(py, &state.nodes())?,
+            algorithm::repr_options(&state.algorithm)
+        );
+        let down = state.down();
+        if !down.is_empty() && state.cluster.len() <= 8 {
+            out.push_str(&format!(", down={}", repr_names(py, &down)?));
+        } else if !down.is_empty() {
+            out.push_str(&format!(", <{} down>", down.len()));
+        }
+        out.push(')');
+        Ok(out)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyRing>) -> bool {
+        let a = self.snapshot();
+        let b = other.get().snapshot();
+        a.algorithm == b.algorithm && a.config() == b.config()
+    }
+
+    /// Pickles the configuration: nodes, weights, down nodes, algorithm.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let state = slf.get().snapshot();
+        let nodes = weights_dict(py, &state.nodes())?;
+        let kwargs = PyDict::new(py);
+        let (name, vnodes) = algorithm::describe(&state.algorithm);
+        kwargs.set_item("algorithm", name)?;
+        if let Some(v) = vnodes {
+            kwargs.set_item("vnodes", v)?;
+        }
+        let down = state.down();
+        if !down.is_empty() {
+            kwargs.set_item("down", PyList::new(py, down.iter().map(|n| n.bind(py)))?)?;
+        }
+        reduce(slf.as_any(), PyTuple::new(py, [nodes])?, kwargs)
+    }
+}

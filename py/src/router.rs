@@ -1,0 +1,659 @@
+//! `ringroute.Router`: the concurrent routing handle, with leases, passive
+//! outlier ejection, phi-accrual heartbeats and failover.
+
+use std::sync::Arc;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyIterator, PyList, PyString, PyTuple};
+use ringroute::NodeIndex;
+use ringroute::health::{Clock, OutlierConfig, PhiConfig};
+use ringroute::router::{Algorithm, NodeHealth, Router, Snapshot};
+
+use crate::algorithm;
+use crate::common::{count_of, names_list, reduce, repr_names, repr_nodes, weights_dict, word};
+use crate::errors::{IntoPyResult, no_route};
+use crate::health::{PyManualClock, PyOutlierDetection, PyPhiAccrual};
+use crate::keys::{KeyBatch, key_bytes, name_of, str_bytes, type_name};
+use crate::lease::{OwnedLease, PyLease};
+use crate::nodes::{Name, name_spec, parse_names, parse_nodes, weight_of};
+
+/// What a router was built with: for `repr`, `==` and pickling.
+struct Settings {
+    algorithm: Algorithm,
+    outlier: Option<OutlierConfig>,
+    phi: Option<PhiConfig>,
+    bounded_loads: Option<f64>,
+    clock: Option<Py<PyManualClock>>,
+}
+
+impl Settings {
+    fn same(&self, other: &Settings) -> bool {
+        self.algorithm == other.algorithm
+            && self.outlier == other.outlier
+            && self.phi == other.phi
+            && self.bounded_loads == other.bounded_loads
+    }
+}
+
+/// Routes keys to nodes for a client shared by many threads, and keeps
+/// track of which nodes are healthy.
+///
+/// ``Router(nodes=(), *, vnodes=None, algorithm="ring", down=(),
+/// outlier_detection=True, phi_accrual=None, bounded_loads=None,
+/// clock=None)``
+///
+/// ``nodes``, ``vnodes``, ``algorithm`` and ``down`` are as for
+/// :class:`Ring`. Lookups read an immutable snapshot and never block;
+/// changes publish a new snapshot atomically.
+///
+/// Health: ``outlier_detection`` is on by default (``True``, or an
+/// :class:`OutlierDetection`, or a dict of its settings; ``False``/``None``
+/// turns it off): failed leases in a row eject a node for a while.
+/// ``phi_accrual`` (off by default; ``True``, a :class:`PhiAccrual` or a
+/// dict) marks nodes whose heartbeats stop as unreachable. ``bounded_loads``
+/// (a factor ``c >= 1``) makes ``lease(key)`` pass a key on to its next
+/// replica when its node already holds more than ``c`` times its share of
+/// the requests in flight. ``clock`` (a :class:`ManualClock`) replaces the
+/// monotonic clock, for tests.
+#[pyclass(frozen, subclass, module = "ringroute", name = "Router")]
+pub struct PyRouter {
+    router: Arc<Router<Name>>,
+    settings: Settings,
+}
+
+/// An argument whose absence differs from an explicit `None`.
+pub enum Arg<'py> {
+    /// Not given: the default applies.
+    Missing,
+    /// Given, possibly as `None`.
+    Given(Bound<'py, PyAny>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Arg<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Arg::Given(obj.to_owned()))
+    }
+}
+
+fn outlier_setting(value: Arg<'_>) -> PyResult<Option<OutlierConfig>> {
+    let Arg::Given(value) = value else {
+        return Ok(Some(OutlierConfig::default()));
+    };
+    let value = &value;
+    if value.is_none() {
+        return Ok(None);
+    }
+    if let Ok(b) = value.cast::<PyBool>() {
+        return Ok(b.is_true().then(OutlierConfig::default));
+    }
+    if let Ok(o) = value.cast::<PyOutlierDetection>() {
+        return Ok(Some(o.get().config.clone()));
+    }
+    if let Ok(d) = value.cast::<PyDict>() {
+        let cls = value.py().get_type::<PyOutlierDetection>();
+        let o = cls.call((), Some(d))?;
+        return Ok(Some(o.cast::<PyOutlierDetection>()?.get().config.clone()));
+    }
+    Err(PyTypeError::new_err(format!(
+        "outlier_detection must be a bool, an OutlierDetection or a dict, not {}",
+        type_name(value)
+    )))
+}
+
+fn phi_setting(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<PhiConfig>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    if let Ok(b) = value.cast::<PyBool>() {
+        return Ok(b.is_true().then(PhiConfig::default));
+    }
+    if let Ok(p) = value.cast::<PyPhiAccrual>() {
+        return Ok(Some(p.get().config.clone()));
+    }
+    if let Ok(d) = value.cast::<PyDict>() {
+        let cls = value.py().get_type::<PyPhiAccrual>();
+        let p = cls.call((), Some(d))?;
+        return Ok(Some(p.cast::<PyPhiAccrual>()?.get().config.clone()));
+    }
+    Err(PyTypeError::new_err(format!(
+        "phi_accrual must be a bool, a PhiAccrual or a dict, not {}",
+        type_name(value)
+    )))
+}
+
+fn health_word(health: NodeHealth) -> &'static str {
+    match health {
+        NodeHealth::Up => "up",
+        NodeHealth::Down => "down",
+        NodeHealth::Ejected => "ejected",
+        NodeHealth::Unreachable => "unreachable",
+    }
+}
+
+#[inline]
+fn name_at(snapshot: &Snapshot<Name>, node: NodeIndex) -> &Name {
+    snapshot.nodes()[node].payload()
+}
+
+impl PyRouter {
+    fn require(snapshot: &Snapshot<Name>, name: &Bound<'_, PyAny>) -> PyResult<NodeIndex> {
+        let bytes = str_bytes(name_of(name)?)?;
+        snapshot.nodes().require(&bytes).py()
+    }
+
+    fn nodes_of(snapshot: &Snapshot<Name>) -> Vec<(Name, f64)> {
+        snapshot
+            .nodes()
+            .iter()
+            .map(|(_, n)| (n.payload().clone(), n.weight()))
+            .collect()
+    }
+
+    fn down_of(snapshot: &Snapshot<Name>) -> Vec<Name> {
+        snapshot
+            .nodes()
+            .iter()
+            .filter(|(_, n)| !n.is_up())
+            .map(|(_, n)| n.payload().clone())
+            .collect()
+    }
+
+    /// `(name, weight, manually up)` sorted by name.
+    fn config_of(snapshot: &Snapshot<Name>) -> Vec<(Vec<u8>, f64, bool)> {
+        let mut v: Vec<_> = snapshot
+            .nodes()
+            .iter()
+            .map(|(_, n)| (n.name().to_vec(), n.weight(), n.is_up()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Wraps a started lease with its node's name. The name is read from a
+    /// snapshot that holds the very same node (same counters), not merely
+    /// the same index, which a membership change could have reused.
+    fn wrap_lease(&self, py: Python<'_>, lease: OwnedLease) -> Option<PyLease> {
+        let node = lease.node()?;
+        let stats = lease.stats()?;
+        let snapshot = self.router.snapshot();
+        let same = snapshot.stats(node).is_some_and(|s| std::ptr::eq(s, stats));
+        if !same {
+            return None; // the node left meanwhile; the lease is abandoned
+        }
+        let name = name_at(&snapshot, node).get(py);
+        Some(PyLease::new(lease, name))
+    }
+}
+
+#[pymethods]
+impl PyRouter {
+    #[new]
+    #[pyo3(signature = (
+        nodes=None, *, vnodes=None, algorithm="ring".to_owned(), down=None,
+        outlier_detection=Arg::Missing, phi_accrual=None, bounded_loads=None, clock=None
+    ), text_signature = "(nodes=None, *, vnodes=None, algorithm='ring', down=None, outlier_detection=True, phi_accrual=None, bounded_loads=None, clock=None)")]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        nodes: Option<&Bound<'_, PyAny>>,
+        vnodes: Option<&Bound<'_, PyAny>>,
+        algorithm: String,
+        down: Option<&Bound<'_, PyAny>>,
+        outlier_detection: Arg<'_>,
+        phi_accrual: Option<&Bound<'_, PyAny>>,
+        bounded_loads: Option<&Bound<'_, PyAny>>,
+        clock: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let algorithm = algorithm::parse(&algorithm, vnodes)?;
+        let outlier = outlier_setting(outlier_detection)?;
+        let phi = phi_setting(phi_accrual)?;
+        let bounded_loads = match bounded_loads.filter(|b| !b.is_none()) {
+            None => None,
+            Some(b) => Some(weight_of(b).map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "bounded_loads must be a number, not {}",
+                    type_name(b)
+                ))
+            })?),
+        };
+        let clock = match clock.filter(|c| !c.is_none()) {
+            None => None,
+            Some(c) => Some(
+                c.cast::<PyManualClock>()
+                    .map_err(|_| {
+                        PyTypeError::new_err(format!(
+                            "clock must be a ManualClock, not {}",
+                            type_name(c)
+                        ))
+                    })?
+                    .clone()
+                    .unbind(),
+            ),
+        };
+        let specs = parse_nodes(nodes)?;
+        let down = parse_names(down)?;
+        for name in &down {
+            if !specs.iter().any(|s| &s.bytes == name) {
+                return Err(ringroute::Error::UnknownNode(
+                    name.clone().into_boxed_slice(),
+                ))
+                .py();
+            }
+        }
+        let mut builder = Router::<Name>::builder().algorithm(algorithm.clone());
+        builder = match &outlier {
+            Some(config) => builder.outlier_detection(config.clone()),
+            None => builder.no_outlier_detection(),
+        };
+        if let Some(config) = &phi {
+            builder = builder.phi_accrual(config.clone());
+        }
+        if let Some(c) = bounded_loads {
+            builder = builder.bounded_loads(c);
+        }
+        if let Some(clock) = &clock {
+            let clock: Arc<dyn Clock> = clock.get().clock.clone();
+            builder = builder.clock(clock);
+        }
+        for spec in specs {
+            builder = builder.node_with(&spec.bytes, spec.weight, spec.name);
+        }
+        let router = builder.build().py()?;
+        for name in &down {
+            router.mark_down(name).py()?;
+        }
+        Ok(PyRouter {
+            router: Arc::new(router),
+            settings: Settings {
+                algorithm,
+                outlier,
+                phi,
+                bounded_loads,
+                clock,
+            },
+        })
+    }
+
+    /// route(key) -> str
+    ///
+    /// The healthy node serving ``key``. ``EmptyRingError`` without nodes,
+    /// ``NoNodeUpError`` when none is healthy, ``TypeError`` for a bad key.
+    fn route(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyString>> {
+        let bytes = key_bytes(key)?;
+        let snapshot = self.router.snapshot();
+        match snapshot.route(&*bytes) {
+            Some(i) => Ok(name_at(&snapshot, i).get(py)),
+            None => Err(no_route(snapshot.nodes().len())),
+        }
+    }
+
+    /// route_n(key, n) -> list[str]
+    ///
+    /// Up to ``n`` distinct healthy nodes for ``key``, primary first.
+    fn route_n<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        n: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let bytes = key_bytes(key)?;
+        let n = count_of(n)?;
+        let snapshot = self.router.snapshot();
+        if snapshot.up_count() == 0 {
+            return Err(no_route(snapshot.nodes().len()));
+        }
+        let replicas = snapshot.route_n(&*bytes, n);
+        names_list(py, replicas.iter().copied(), |i| name_at(&snapshot, i))
+    }
+
+    /// route_many(keys) -> list[str]
+    ///
+    /// ``route`` for every key of an iterable, all in one snapshot. The keys
+    /// are read with the GIL held, then routed with the GIL released.
+    fn route_many<'py>(
+        &self,
+        py: Python<'py>,
+        keys: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let batch = KeyBatch::collect(keys)?;
+        if batch.is_empty() {
+            return Ok(PyList::empty(py));
+        }
+        let snapshot = self.router.snapshot();
+        let spans = batch.spans();
+        let routed: Option<Vec<NodeIndex>> =
+            py.detach(|| spans.iter().map(|key| snapshot.route(key)).collect());
+        let Some(routed) = routed else {
+            return Err(no_route(snapshot.nodes().len()));
+        };
+        names_list(py, routed.into_iter(), |i| name_at(&snapshot, i))
+    }
+
+    /// failover(key) -> list[str]
+    ///
+    /// Every healthy node in ``key``'s failover order: the primary, then
+    /// each next replica (the ring walks every node; other algorithms offer
+    /// their first 8).
+    fn failover<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let bytes = key_bytes(key)?;
+        let snapshot = self.router.snapshot();
+        let order: Vec<NodeIndex> = snapshot.failover(&*bytes).collect();
+        names_list(py, order.into_iter(), |i| name_at(&snapshot, i))
+    }
+
+    /// lease(key) -> Lease
+    ///
+    /// Routes ``key`` (sticky; with ``bounded_loads``, past a full node) and
+    /// starts a request on the node. Use the lease as a context manager:
+    /// ``with router.lease(key) as node: ...`` reports success and latency,
+    /// or failure on an exception.
+    fn lease(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyLease> {
+        let bytes = key_bytes(key)?;
+        // A retry only happens if the chosen node left in the meantime.
+        for _ in 0..4 {
+            let Some(lease) = OwnedLease::new(&self.router, |r| r.lease(&*bytes)) else {
+                return Err(no_route(self.router.snapshot().nodes().len()));
+            };
+            if let Some(lease) = self.wrap_lease(py, lease) {
+                return Ok(lease);
+            }
+        }
+        Err(no_route(self.router.snapshot().nodes().len()))
+    }
+
+    /// lease_on(name) -> Lease
+    ///
+    /// Starts a request on the node ``name`` (for failover loops over
+    /// ``failover(key)``). ``KeyError`` if unknown.
+    fn lease_on(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<PyLease> {
+        let snapshot = self.router.snapshot();
+        let node = Self::require(&snapshot, name)?;
+        let lease = OwnedLease::new(&self.router, |r| r.start_on(&snapshot, node))
+            .ok_or_else(|| no_route(snapshot.nodes().len()))?;
+        Ok(PyLease::new(lease, name_at(&snapshot, node).get(py)))
+    }
+
+    /// add(name, weight=1.0)
+    #[pyo3(signature = (name, weight=None))]
+    fn add(&self, name: &Bound<'_, PyAny>, weight: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let (bytes, name) = name_spec(name)?;
+        let weight = weight.map(weight_of).transpose()?.unwrap_or(1.0);
+        self.router.add_with(&bytes, weight, name).py().map(drop)
+    }
+
+    /// remove(name)
+    fn remove(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        let bytes = str_bytes(name_of(name)?)?;
+        self.router.remove(&*bytes).py()
+    }
+
+    /// set_weight(name, weight)
+    fn set_weight(&self, name: &Bound<'_, PyAny>, weight: &Bound<'_, PyAny>) -> PyResult<()> {
+        let bytes = str_bytes(name_of(name)?)?;
+        self.router.set_weight(&*bytes, weight_of(weight)?).py()
+    }
+
+    /// mark_down(name)
+    ///
+    /// Takes a node out by hand until ``mark_up``.
+    fn mark_down(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        let bytes = str_bytes(name_of(name)?)?;
+        self.router.mark_down(&*bytes).py()
+    }
+
+    /// mark_up(name)
+    ///
+    /// Puts a node back by hand (an ejection or a heartbeat verdict may
+    /// still hold it out).
+    fn mark_up(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        let bytes = str_bytes(name_of(name)?)?;
+        self.router.mark_up(&*bytes).py()
+    }
+
+    /// replace(nodes)
+    ///
+    /// Makes the membership exactly ``nodes`` (as in the constructor), all
+    /// or nothing, in one publication. Nodes that stay keep their counters,
+    /// health and manual state.
+    fn replace(&self, nodes: &Bound<'_, PyAny>) -> PyResult<()> {
+        let specs = parse_nodes(Some(nodes))?;
+        self.router
+            .replace(specs.into_iter().map(|s| (s.bytes, s.weight, s.name)))
+            .py()
+    }
+
+    /// heartbeat(name)
+    ///
+    /// Records a heartbeat from ``name`` for the phi-accrual detector (a
+    /// no-op without one). An unreachable node is back at once.
+    fn heartbeat(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        let bytes = str_bytes(name_of(name)?)?;
+        self.router.heartbeat(&*bytes).py()
+    }
+
+    /// tick()
+    ///
+    /// Ends ejections whose time is up and marks nodes whose heartbeats
+    /// stopped as unreachable. Call it periodically (say every second).
+    fn tick(&self) {
+        self.router.tick();
+    }
+
+    /// now() -> float: the router's clock, in seconds.
+    fn now(&self) -> f64 {
+        self.router.now().as_secs_f64()
+    }
+
+    /// health(name=None) -> str | dict[str, str]
+    ///
+    /// ``"up"``, ``"down"`` (by hand), ``"ejected"`` (outlier detection) or
+    /// ``"unreachable"`` (heartbeats stopped); for every node when ``name``
+    /// is omitted.
+    #[pyo3(signature = (name=None))]
+    fn health<'py>(
+        &self,
+        py: Python<'py>,
+        name: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let snapshot = self.router.snapshot();
+        if let Some(name) = name {
+            let node = Self::require(&snapshot, name)?;
+            let health = snapshot.health(node).unwrap_or(NodeHealth::Down);
+            return Ok(word(py, health_word(health)).into_any());
+        }
+        let dict = PyDict::new(py);
+        for (i, node) in snapshot.nodes().iter() {
+            let health = snapshot.health(i).unwrap_or(NodeHealth::Down);
+            dict.set_item(node.payload().bind(py), word(py, health_word(health)))?;
+        }
+        Ok(dict.into_any())
+    }
+
+    /// stats(name) -> dict
+    ///
+    /// The node's request counters: ``in_flight``, ``successes``,
+    /// ``failures``, ``consecutive_failures``.
+    fn stats<'py>(
+        &self,
+        py: Python<'py>,
+        name: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let snapshot = self.router.snapshot();
+        let node = Self::require(&snapshot, name)?;
+        let dict = PyDict::new(py);
+        if let Some(s) = snapshot.stats(node) {
+            dict.set_item("in_flight", s.in_flight())?;
+            dict.set_item("successes", s.successes())?;
+            dict.set_item("failures", s.failures())?;
+            dict.set_item("consecutive_failures", s.consecutive_failures())?;
+        }
+        Ok(dict)
+    }
+
+    /// weight(name) -> float
+    fn weight(&self, name: &Bound<'_, PyAny>) -> PyResult<f64> {
+        let snapshot = self.router.snapshot();
+        let node = Self::require(&snapshot, name)?;
+        Ok(snapshot.nodes()[node].weight())
+    }
+
+    /// is_up(name) -> bool: whether the node takes traffic now.
+    fn is_up(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let snapshot = self.router.snapshot();
+        let node = Self::require(&snapshot, name)?;
+        Ok(snapshot.health(node) == Some(NodeHealth::Up))
+    }
+
+    /// dict[str, float]: every node's weight.
+    #[getter]
+    fn nodes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        weights_dict(py, &Self::nodes_of(&self.router.snapshot()))
+    }
+
+    /// list[str]: the nodes marked down by hand.
+    #[getter]
+    fn down<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let down = Self::down_of(&self.router.snapshot());
+        PyList::new(py, down.iter().map(|n| n.bind(py)))
+    }
+
+    /// int | None: virtual nodes per unit weight (``algorithm="ring"``).
+    #[getter]
+    fn vnodes(&self) -> Option<u32> {
+        algorithm::describe(&self.settings.algorithm).1
+    }
+
+    /// str: the placement algorithm.
+    #[getter]
+    fn algorithm(&self) -> &'static str {
+        algorithm::describe(&self.settings.algorithm).0
+    }
+
+    /// OutlierDetection | None: the passive ejection settings.
+    #[getter]
+    fn outlier_detection(&self, py: Python<'_>) -> PyResult<Option<Py<PyOutlierDetection>>> {
+        self.settings
+            .outlier
+            .clone()
+            .map(|config| Py::new(py, PyOutlierDetection { config }))
+            .transpose()
+    }
+
+    /// PhiAccrual | None: the heartbeat detector settings.
+    #[getter]
+    fn phi_accrual(&self, py: Python<'_>) -> PyResult<Option<Py<PyPhiAccrual>>> {
+        self.settings
+            .phi
+            .clone()
+            .map(|config| Py::new(py, PyPhiAccrual { config }))
+            .transpose()
+    }
+
+    /// float | None: the bounded-loads factor.
+    #[getter]
+    fn bounded_loads(&self) -> Option<f64> {
+        self.settings.bounded_loads
+    }
+
+    /// int: increases with every published change (membership or health).
+    #[getter]
+    fn version(&self) -> u64 {
+        self.router.snapshot().version()
+    }
+
+    fn __len__(&self) -> usize {
+        self.router.snapshot().nodes().len()
+    }
+
+    fn __contains__(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(name) = name.cast::<PyString>() else {
+            return Ok(false);
+        };
+        let bytes = str_bytes(name)?;
+        Ok(self.router.snapshot().index_of(&*bytes).is_some())
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIterator>> {
+        let snapshot = self.router.snapshot();
+        let names = PyList::new(
+            py,
+            snapshot.nodes().iter().map(|(_, n)| n.payload().bind(py)),
+        )?;
+        names.try_iter()
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let this = slf.get();
+        let snapshot = this.router.snapshot();
+        let cls = slf.get_type().qualname()?;
+        let mut out = format!(
+            "{cls}({}, {}",
+            repr_nodes(py, &Self::nodes_of(&snapshot))?,
+            algorithm::repr_options(&this.settings.algorithm)
+        );
+        let down = Self::down_of(&snapshot);
+        if !down.is_empty() && snapshot.nodes().len() <= 8 {
+            out.push_str(&format!(", down={}", repr_names(py, &down)?));
+        }
+        if this.settings.outlier.is_none() {
+            out.push_str(", outlier_detection=False");
+        } else if this.settings.outlier != Some(OutlierConfig::default()) {
+            let o = this.outlier_detection(py)?.expect("set");
+            out.push_str(&format!(", outlier_detection={}", o.bind(py).repr()?));
+        }
+        if let Some(p) = this.phi_accrual(py)? {
+            out.push_str(&format!(", phi_accrual={}", p.bind(py).repr()?));
+        }
+        if let Some(c) = this.settings.bounded_loads {
+            out.push_str(&format!(", bounded_loads={c}"));
+        }
+        out.push(')');
+        Ok(out)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyRouter>) -> bool {
+        let other = other.get();
+        self.settings.same(&other.settings)
+            && Self::config_of(&self.router.snapshot()) == Self::config_of(&other.router.snapshot())
+    }
+
+    /// Pickles the configuration: nodes, weights, nodes down by hand,
+    /// algorithm and health settings (not counters, ejections or heartbeats).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let this = slf.get();
+        let snapshot = this.router.snapshot();
+        let nodes = weights_dict(py, &Self::nodes_of(&snapshot))?;
+        let kwargs = PyDict::new(py);
+        let (name, vnodes) = algorithm::describe(&this.settings.algorithm);
+        kwargs.set_item("algorithm", name)?;
+        if let Some(v) = vnodes {
+            kwargs.set_item("vnodes", v)?;
+        }
+        let down = Self::down_of(&snapshot);
+        if !down.is_empty() {
+            kwargs.set_item("down", PyList::new(py, down.iter().map(|n| n.bind(py)))?)?;
+        }
+        match this.outlier_detection(py)? {
+            Some(o) => kwargs.set_item("outlier_detection", o)?,
+            None => kwargs.set_item("outlier_detection", false)?,
+        }
+        if let Some(p) = this.phi_accrual(py)? {
+            kwargs.set_item("phi_accrual", p)?;
+        }
+        if let Some(c) = this.settings.bounded_loads {
+            kwargs.set_item("bounded_loads", c)?;
+        }
+        if let Some(clock) = &this.settings.clock {
+            kwargs.set_item("clock", clock.bind(py))?;
+        }
+        reduce(slf.as_any(), PyTuple::new(py, [nodes])?, kwargs)
+    }
+}
