@@ -1,0 +1,449 @@
+//! Maglev and rendezvous against their peers, in one run, with a ratio table
+//! at the end.
+//!
+//! Contenders (all fed the same 16-byte keys and the same node names
+//! `10.0.{i/256}.{i%256}:11211`):
+//!
+//! * `ringroute`: [`ringroute::maglev::Maglev`] (`M = 65537`, native v1:
+//!   key hash `xxh3_64(key)`, slot `(hash × M) >> 64`) and
+//!   [`ringroute::rendezvous::Rendezvous`] (weighted, `−w / ln(u)` scores,
+//!   all weights 1 here).
+//! * `maglev` 0.2 (crates.io): `Maglev::with_capacity_and_hasher(nodes,
+//!   65537, Xxh3Build)`. It hashes through our [`Xxh3Build`]: a lookup
+//!   writes its 4-byte seed and then the key, so it costs two xxh3 calls
+//!   (its own scheme); slot `hash % M`.
+//! * `hrw` 0.1 (crates.io): unweighted rendezvous, `Rendezvous::
+//!   from_nodes_and_hasher(nodes, Xxh3Build)`. A score hashes the key then
+//!   the node's name with one hasher per node: `xxh3(name, seed =
+//!   xxh3(key))`, the largest wins.
+//! * `xxh3_key`: `xxh3_64(key)` alone, the floor of any of them.
+//!
+//! Groups: `maglev_lookup` (1000 nodes, independent keys), `maglev_build`
+//! (1000 nodes from scratch, names in hand; `ringroute_fill` is the table
+//! fill alone, without the node table), `rendezvous_lookup` (10, 100 and
+//! 1000 nodes: rendezvous is O(n) per lookup, and this group shows it).
+//!
+//! `main` is our own: it runs the groups, then reads criterion's
+//! `estimates.json` files written by this run and prints ns per operation
+//! and the ratio of each contender to ringroute.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
+use maglev::ConsistentHasher;
+use ringroute::NodeState;
+use ringroute::maglev::{FillEntry, Maglev, MaglevTable, fill};
+use ringroute::rendezvous::Rendezvous;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
+/// Distinct keys per iteration.
+const KEYS: usize = 4096;
+/// Maglev's table size, for every contender.
+const M: u32 = 65_537;
+/// The Maglev cluster size.
+const BIG: usize = 1000;
+/// Rendezvous cluster sizes.
+const SIZES: [usize; 3] = [10, 100, 1000];
+
+// Contender names, also criterion's function ids and so directory names.
+const RINGROUTE: &str = "ringroute";
+const FILL: &str = "ringroute_fill";
+const MAGLEV: &str = "maglev";
+const HRW: &str = "hrw";
+const XXH3: &str = "xxh3_key";
+
+/// Node `i`'s name: `10.0.{i/256}.{i%256}:11211`.
+fn names() -> &'static [String] {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        (0..BIG)
+            .map(|i| format!("10.0.{}.{}:11211", i / 256, i % 256))
+            .collect()
+    })
+}
+
+/// A 16-byte key. Its `Hash` writes the 16 bytes once and nothing else, so
+/// the peers' hashers see exactly what ringroute hashes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Key([u8; 16]);
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(&self.0);
+    }
+}
+
+impl AsRef<[u8]> for Key {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// The same `KEYS` pseudo-random keys in every run (splitmix64).
+fn keys() -> &'static [Key] {
+    static KEYS_CELL: OnceLock<Vec<Key>> = OnceLock::new();
+    KEYS_CELL.get_or_init(|| {
+        let mut state = 0x005e_ed0f_4e15_u64; // the ring bench's seed: the same keys
+        let mut next = move || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        (0..KEYS)
+            .map(|_| {
+                let mut k = [0u8; 16];
+                k[..8].copy_from_slice(&next().to_le_bytes());
+                k[8..].copy_from_slice(&next().to_le_bytes());
+                Key(k)
+            })
+            .collect()
+    })
+}
+
+/// A `Hasher` that is one-shot xxh3: each `write` re-seeds with the state so
+/// far, so a single write of `bytes` finishes as exactly `xxh3_64(bytes)`.
+#[derive(Copy, Clone, Default)]
+struct Xxh3OneShot(u64);
+
+impl Hasher for Xxh3OneShot {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxh3_64_with_seed(bytes, self.0);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The peers' `BuildHasher`: [`Xxh3OneShot`] from seed 0.
+#[derive(Copy, Clone, Default, Debug)]
+struct Xxh3Build;
+
+impl BuildHasher for Xxh3Build {
+    type Hasher = Xxh3OneShot;
+
+    #[inline]
+    fn build_hasher(&self) -> Xxh3OneShot {
+        Xxh3OneShot(0)
+    }
+}
+
+/// A peer's node: a 4-byte index, hashed as the node's name.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct PeerNode(u32);
+
+impl Hash for PeerNode {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(names()[self.0 as usize].as_bytes());
+    }
+}
+
+type PeerMaglev = maglev::Maglev<PeerNode, Xxh3Build>;
+type PeerHrw = hrw::Rendezvous<PeerNode, Xxh3Build>;
+
+fn build_maglev(n: usize) -> Maglev {
+    let nodes = names()[..n]
+        .iter()
+        .map(|name| (name.as_str(), 1.0, NodeState::Up, ()));
+    Maglev::from_nodes(MaglevTable::new(M).expect("prime"), nodes).expect("valid nodes")
+}
+
+fn build_peer_maglev(n: usize) -> PeerMaglev {
+    PeerMaglev::with_capacity_and_hasher((0..n as u32).map(PeerNode), M as usize, Xxh3Build)
+}
+
+/// The fill alone: native permutations of the sorted names, no node table.
+fn fill_only(n: usize) -> Vec<u32> {
+    let mut sorted: Vec<&str> = names()[..n].iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    let entries: Vec<FillEntry> = sorted
+        .iter()
+        .enumerate()
+        .map(|(i, name)| FillEntry::native(i as u32, name.as_bytes(), 1.0, M))
+        .collect();
+    fill(M, &entries).expect("valid entries")
+}
+
+fn build_rendezvous(n: usize) -> Rendezvous {
+    let nodes = names()[..n]
+        .iter()
+        .map(|name| (name.as_str(), 1.0, NodeState::Up, ()));
+    Rendezvous::from_nodes(Default::default(), nodes).expect("valid nodes")
+}
+
+fn build_hrw(n: usize) -> PeerHrw {
+    PeerHrw::from_nodes_and_hasher((0..n as u32).map(PeerNode), Xxh3Build)
+}
+
+struct MaglevFixture {
+    ringroute: Maglev,
+    peer: PeerMaglev,
+}
+
+fn maglev_fixture() -> &'static MaglevFixture {
+    static CELL: OnceLock<MaglevFixture> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let f = MaglevFixture {
+            ringroute: build_maglev(BIG),
+            peer: build_peer_maglev(BIG),
+        };
+        assert_eq!(f.ringroute.table_size(), M);
+        assert_eq!(f.peer.capacity(), M as usize);
+        f
+    })
+}
+
+struct RendezvousFixture {
+    ringroute: Rendezvous,
+    peer: PeerHrw,
+}
+
+fn rendezvous_fixture(n: usize) -> &'static RendezvousFixture {
+    static CELLS: [OnceLock<RendezvousFixture>; SIZES.len()] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let slot = SIZES.iter().position(|&s| s == n).expect("a known size");
+    CELLS[slot].get_or_init(|| RendezvousFixture {
+        ringroute: build_rendezvous(n),
+        peer: build_hrw(n),
+    })
+}
+
+/// All `KEYS` keys, independent of one another: the CPU may overlap lookups.
+#[inline]
+fn independent(keys: &[Key], mut route: impl FnMut(&Key) -> u32) -> u32 {
+    let mut acc = 0u32;
+    for k in keys {
+        acc = acc.wrapping_add(route(k));
+    }
+    acc
+}
+
+#[inline]
+fn xxh3_key(key: &Key) -> u32 {
+    xxh3_64(&key.0) as u32
+}
+
+fn maglev_lookup(c: &mut Criterion) {
+    let keys = keys();
+    let f = maglev_fixture();
+    let mut g = c.benchmark_group("maglev_lookup");
+    g.throughput(Throughput::Elements(KEYS as u64));
+    g.bench_function(BenchmarkId::new(RINGROUTE, BIG), |b| {
+        b.iter(|| {
+            independent(black_box(keys), |k| {
+                f.ringroute.route(k).map_or(0, |i| i.get())
+            })
+        })
+    });
+    g.bench_function(BenchmarkId::new(MAGLEV, BIG), |b| {
+        b.iter(|| independent(black_box(keys), |k| f.peer.get(k).map_or(0, |n| n.0)))
+    });
+    g.bench_function(BenchmarkId::new(XXH3, BIG), |b| {
+        b.iter(|| independent(black_box(keys), xxh3_key))
+    });
+    g.finish();
+}
+
+fn maglev_build(c: &mut Criterion) {
+    let mut g = c.benchmark_group("maglev_build");
+    g.sample_size(10).sampling_mode(SamplingMode::Flat);
+    g.bench_function(BenchmarkId::new(RINGROUTE, BIG), |b| {
+        b.iter(|| build_maglev(black_box(BIG)))
+    });
+    g.bench_function(BenchmarkId::new(FILL, BIG), |b| {
+        b.iter(|| fill_only(black_box(BIG)))
+    });
+    g.bench_function(BenchmarkId::new(MAGLEV, BIG), |b| {
+        b.iter(|| build_peer_maglev(black_box(BIG)))
+    });
+    g.finish();
+}
+
+fn rendezvous_lookup(c: &mut Criterion) {
+    let keys = keys();
+    let mut g = c.benchmark_group("rendezvous_lookup");
+    for &n in &SIZES {
+        let f = rendezvous_fixture(n);
+        // Fewer keys per iteration at 1000 nodes keeps an iteration short.
+        let keys = &keys[..KEYS * 10 / n.max(10)];
+        g.throughput(Throughput::Elements(keys.len() as u64));
+        g.bench_function(BenchmarkId::new(RINGROUTE, n), |b| {
+            b.iter(|| {
+                independent(black_box(keys), |k| {
+                    f.ringroute.route(k).map_or(0, |i| i.get())
+                })
+            })
+        });
+        g.bench_function(BenchmarkId::new(HRW, n), |b| {
+            b.iter(|| independent(black_box(keys), |k| f.peer.pick_top(k).map_or(0, |p| p.0)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, maglev_lookup, maglev_build, rendezvous_lookup);
+
+/// A group of the ratio table: its contenders (the first is the reference),
+/// its parameters, and how many operations one iteration performs.
+struct Table {
+    group: &'static str,
+    contenders: &'static [&'static str],
+    params: &'static [usize],
+    ops_per_iter: fn(usize) -> f64,
+}
+
+const TABLES: &[Table] = &[
+    Table {
+        group: "maglev_lookup",
+        contenders: &[RINGROUTE, MAGLEV, XXH3],
+        params: &[BIG],
+        ops_per_iter: |_| KEYS as f64,
+    },
+    Table {
+        group: "maglev_build",
+        contenders: &[RINGROUTE, FILL, MAGLEV],
+        params: &[BIG],
+        ops_per_iter: |_| 1.0,
+    },
+    Table {
+        group: "rendezvous_lookup",
+        contenders: &[RINGROUTE, HRW],
+        params: &SIZES,
+        ops_per_iter: |n| (KEYS * 10 / n.max(10)) as f64,
+    },
+];
+
+/// Where criterion writes: `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`,
+/// else the target directory `cargo metadata` reports, else `target/criterion`
+/// (the order criterion itself uses).
+fn criterion_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Path::new(&target).join("criterion");
+    }
+    let from_metadata = std::env::var_os("CARGO").and_then(|cargo| {
+        let out = std::process::Command::new(cargo)
+            .args(["metadata", "--format-version", "1", "--no-deps"])
+            .output()
+            .ok()?;
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        Some(PathBuf::from(doc["target_directory"].as_str()?))
+    });
+    match from_metadata {
+        Some(target) => target.join("criterion"),
+        None => PathBuf::from("target/criterion"),
+    }
+}
+
+/// Criterion's headline time per iteration in ns (the slope when it has one,
+/// else the mean), if this run wrote the estimate (not an older run).
+fn estimate_ns(
+    home: &Path,
+    group: &str,
+    contender: &str,
+    param: usize,
+    since: SystemTime,
+) -> Option<f64> {
+    let path = home
+        .join(group)
+        .join(contender)
+        .join(param.to_string())
+        .join("new")
+        .join("estimates.json");
+    let written = std::fs::metadata(&path).ok()?.modified().ok()?;
+    if written < since {
+        return None;
+    }
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+    doc["slope"]["point_estimate"]
+        .as_f64()
+        .or_else(|| doc["mean"]["point_estimate"].as_f64())
+}
+
+fn human(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} us", ns / 1e3)
+    } else {
+        format!("{ns:.2} ns")
+    }
+}
+
+fn print_table(since: SystemTime) {
+    let home = criterion_home();
+    println!();
+    println!(
+        "ratio table (ratio = contender ns/op / ringroute ns/op; > 1 means ringroute is faster)"
+    );
+    println!("criterion data: {}", home.display());
+    println!(
+        "{:<18} {:<6} {:<16} {:>14} {:>11} {:>9}",
+        "group", "param", "contender", "ns/op", "time/op", "ratio"
+    );
+    let mut printed = 0;
+    for t in TABLES {
+        for &param in t.params {
+            let per_iter = (t.ops_per_iter)(param);
+            let times: Vec<Option<f64>> = t
+                .contenders
+                .iter()
+                .map(|c| estimate_ns(&home, t.group, c, param, since).map(|ns| ns / per_iter))
+                .collect();
+            let reference = times[0];
+            for (c, time) in t.contenders.iter().zip(&times) {
+                let Some(ns) = time else { continue };
+                let ratio = reference.map_or("-".to_string(), |r| format!("{:.2}x", ns / r));
+                println!(
+                    "{:<18} {:<6} {:<16} {:>14.2} {:>11} {:>9}",
+                    t.group,
+                    param,
+                    c,
+                    ns,
+                    human(*ns),
+                    ratio
+                );
+                printed += 1;
+            }
+        }
+    }
+    if printed == 0 {
+        println!("(no estimates written by this run: filtered out?)");
+    }
+}
+
+/// Criterion measures (and writes estimates) only with `--bench` and none of
+/// `--test`, `--list`, `--profile-time`; `cargo test --benches` passes none.
+fn measuring() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| {
+        args.iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    has("--bench") && !has("--test") && !has("--list") && !has("--profile-time")
+}
+
+fn main() {
+    let since = SystemTime::now();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if measuring() {
+        print_table(since);
+    }
+    let table = &maglev_fixture().ringroute;
+    println!(
+        "ringroute Maglev table memory at {BIG} nodes: {} bytes for M = {M}",
+        table.placement().memory_bytes()
+    );
+}
