@@ -1,0 +1,168 @@
+//! The two-candidate draw shared by [`LeastConn`] and [`PeakEwma`]: two
+//! distinct up nodes, uniformly when all weights are equal, else in
+//! proportion to weight. The reasons are in [`least_conn`]'s documentation.
+//!
+//! [`LeastConn`]: super::LeastConn
+//! [`PeakEwma`]: super::PeakEwma
+//! [`least_conn`]: super::least_conn
+
+use super::REJECTION_TRIES;
+use super::rng::{Rng, column_and_fraction};
+use super::weighted::AliasTable;
+use crate::node::{NodeIndex, NodeTable};
+use crate::placement::Liveness;
+
+/// The candidates of one pick.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(super) enum Candidates {
+    /// No node of the snapshot is up.
+    None,
+    /// Exactly one is up: it is the answer.
+    One(NodeIndex),
+    /// Two distinct up nodes in random order, and their weights relative
+    /// to the largest; no weights when all are equal (compare loads alone).
+    Two(NodeIndex, NodeIndex, Option<(f64, f64)>),
+}
+
+/// How candidates are drawn for one snapshot.
+pub(super) enum TwoChoices {
+    /// All weights equal: uniform over the nodes (index order).
+    Uniform(Box<[NodeIndex]>),
+    /// Unequal weights: by weight, and the comparison divides by weight.
+    Weighted {
+        alias: AliasTable,
+        /// Weight by slot, divided by the largest (so in `(0, 1]`, and
+        /// products with request counts cannot overflow); 0 for free slots.
+        weight: Box<[f64]>,
+    },
+}
+
+impl TwoChoices {
+    pub(super) fn new<T>(table: &NodeTable<T>) -> Self {
+        let mut weights = table.iter().map(|(_, n)| n.weight());
+        let first = weights.next();
+        if weights.all(|w| Some(w) == first) {
+            return TwoChoices::Uniform(table.iter().map(|(i, _)| i).collect());
+        }
+        let max = table.iter().map(|(_, n)| n.weight()).fold(0.0, f64::max);
+        let mut weight = vec![0.0; table.capacity()].into_boxed_slice();
+        for (i, n) in table.iter() {
+            weight[i.as_usize()] = n.weight() / max;
+        }
+        TwoChoices::Weighted {
+            alias: AliasTable::new(table),
+            weight,
+        }
+    }
+
+    /// Number of nodes in the snapshot.
+    pub(super) fn len(&self) -> usize {
+        match self {
+            TwoChoices::Uniform(nodes) => nodes.len(),
+            TwoChoices::Weighted { alias, .. } => alias.len(),
+        }
+    }
+
+    /// Two distinct up nodes drawn as the module docs say.
+    ///
+    /// The common case (every node up, two or more nodes, no collision) is
+    /// inlined into the picker; everything else is out of line.
+    #[inline(always)]
+    pub(super) fn draw<L: Liveness + ?Sized>(&self, live: &L, rng: &Rng) -> Candidates {
+        if live.all_up() {
+            match self {
+                TwoChoices::Uniform(nodes) if nodes.len() > 1 => {
+                    // The fraction left after choosing `a` is the second draw.
+                    let n = nodes.len();
+                    let (a, rest) = column_and_fraction(rng.next_u64(), n);
+                    let (b, _) = column_and_fraction(rest, n - 1);
+                    let b = if b >= a { b + 1 } else { b };
+                    return Candidates::Two(nodes[a], nodes[b], None);
+                }
+                TwoChoices::Weighted { alias, .. } if alias.len() > 1 => {
+                    // One state update for both draws, weights from the
+                    // columns.
+                    let (r1, r2) = rng.next_pair();
+                    let (a, w_a) = alias.draw_weighted(r1);
+                    let (b, w_b) = alias.draw_weighted(r2);
+                    if b != a {
+                        return Candidates::Two(a, b, Some((w_a, w_b)));
+                    }
+                    return self.second(live, rng, a);
+                }
+                _ => {}
+            }
+        }
+        self.draw_slow(live, rng)
+    }
+
+    /// The second candidate when the first draw of it hit `a`: drawn again
+    /// among the others, keeping `a` (so the pair keeps its distribution).
+    #[inline(never)]
+    fn second<L: Liveness + ?Sized>(&self, live: &L, rng: &Rng, a: NodeIndex) -> Candidates {
+        let TwoChoices::Weighted { alias, weight } = self else {
+            unreachable!("only weighted draws collide");
+        };
+        let b = (0..REJECTION_TRIES)
+            .map(|_| alias.draw(rng))
+            .find(|&b| b != a)
+            .or_else(|| alias.draw_up(live, rng, Some(a)));
+        match b {
+            Some(b) => Candidates::Two(a, b, Some((weight[a.as_usize()], weight[b.as_usize()]))),
+            None => Candidates::One(a),
+        }
+    }
+
+    /// Some nodes down, or fewer than two nodes.
+    #[inline(never)]
+    fn draw_slow<L: Liveness + ?Sized>(&self, live: &L, rng: &Rng) -> Candidates {
+        if !live.all_up() && live.up_count() == 0 {
+            return Candidates::None;
+        }
+        match self {
+            TwoChoices::Uniform(nodes) => {
+                let Some(a) = uniform_up(nodes, live, rng, usize::MAX) else {
+                    return Candidates::None;
+                };
+                match uniform_up(nodes, live, rng, a) {
+                    Some(b) => Candidates::Two(nodes[a], nodes[b], None),
+                    None => Candidates::One(nodes[a]),
+                }
+            }
+            TwoChoices::Weighted { alias, weight } => {
+                let Some(a) = alias.draw_up(live, rng, None) else {
+                    return Candidates::None;
+                };
+                let w = |n: NodeIndex| weight[n.as_usize()];
+                match alias.draw_up(live, rng, Some(a)) {
+                    Some(b) => Candidates::Two(a, b, Some((w(a), w(b)))),
+                    None => Candidates::One(a),
+                }
+            }
+        }
+    }
+}
+
+/// A uniform position among the up nodes other than position `skip`.
+fn uniform_up<L: Liveness + ?Sized>(
+    nodes: &[NodeIndex],
+    live: &L,
+    rng: &Rng,
+    skip: usize,
+) -> Option<usize> {
+    if nodes.is_empty() {
+        return None;
+    }
+    let eligible = |i: &usize| *i != skip && live.is_up(nodes[*i]);
+    for _ in 0..REJECTION_TRIES {
+        let i = rng.below(nodes.len());
+        if eligible(&i) {
+            return Some(i);
+        }
+    }
+    let count = (0..nodes.len()).filter(eligible).count();
+    if count == 0 {
+        return None;
+    }
+    (0..nodes.len()).filter(eligible).nth(rng.below(count))
+}
