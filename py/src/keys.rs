@@ -81,6 +81,17 @@ pub fn str_bytes<'a>(s: &'a Bound<'_, PyString>) -> PyResult<KeyBytes<'a>> {
 /// The bytes of a key object, or `TypeError` for an unsupported type.
 #[inline]
 pub fn key_bytes<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<KeyBytes<'a>> {
+    // Exact types first: a pointer comparison, no call into the interpreter.
+    if key.is_exact_instance_of::<PyString>() {
+        // SAFETY: just checked.
+        return str_bytes(unsafe { key.cast_unchecked::<PyString>() });
+    }
+    if key.is_exact_instance_of::<PyBytes>() {
+        // SAFETY: just checked.
+        return Ok(KeyBytes::Borrowed(
+            unsafe { key.cast_unchecked::<PyBytes>() }.as_bytes(),
+        ));
+    }
     if let Ok(s) = key.cast::<PyString>() {
         return str_bytes(s);
     }
@@ -121,81 +132,88 @@ pub fn name_of<'a, 'py>(name: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, 
     })
 }
 
-/// Keys of a batch, turned into byte spans while attached to the
-/// interpreter, to be routed after detaching from it.
-///
-/// The spans point into immutable `str`/`bytes` objects that `keep` holds
-/// references to, or into buffers owned by `owned`; both outlive the spans'
-/// use, and nothing mutates them, so reading them from another thread with
-/// the interpreter detached is sound.
-pub struct KeyBatch<'py> {
-    keep: Vec<Bound<'py, PyAny>>,
-    owned: Vec<Vec<u8>>,
-    spans: Vec<(usize, usize)>,
+/// Keys routed per release of the GIL by [`route_batch`]: large enough
+/// that re-attaching costs nothing in comparison (about a millisecond of
+/// routing), small enough that the buffers stay in cache and are reused.
+pub const CHUNK: usize = 64 * 1024;
+
+/// The bytes of a chunk of keys, copied while attached to the interpreter
+/// so that routing them needs no Python object at all.
+#[derive(Default)]
+struct Chunk {
+    arena: Vec<u8>,
+    ends: Vec<usize>,
 }
 
-/// The spans of a [`KeyBatch`], shareable with a detached closure.
-pub struct Spans<'b>(&'b [(usize, usize)]);
-
-// SAFETY: see `KeyBatch`: the spans are addresses of immutable bytes that
-// stay alive, and unmodified, while the batch (which this borrows) lives.
-unsafe impl Send for Spans<'_> {}
-unsafe impl Sync for Spans<'_> {}
-
-impl Spans<'_> {
-    /// The keys' bytes, in order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
-        // SAFETY: see `KeyBatch`.
-        self.0
-            .iter()
-            .map(|&(p, l)| unsafe { std::slice::from_raw_parts(p as *const u8, l) })
-    }
-}
-
-impl<'py> KeyBatch<'py> {
-    /// Converts every key of `keys` (any iterable; a list or tuple is read
-    /// by index). Fails on the first key of a bad type.
-    pub fn collect(keys: &Bound<'py, PyAny>) -> PyResult<Self> {
-        let hint = keys.len().unwrap_or(0);
-        let mut batch = KeyBatch {
-            keep: Vec::with_capacity(hint),
-            owned: Vec::new(),
-            spans: Vec::with_capacity(hint),
-        };
-        if keys.cast::<PyString>().is_ok() || keys.cast::<PyBytes>().is_ok() {
-            return Err(PyTypeError::new_err(
-                "route_many takes an iterable of keys, not a single str or bytes key",
-            ));
-        }
-        for key in keys.try_iter()? {
-            batch.push(key?)?;
-        }
-        Ok(batch)
-    }
-
-    #[inline]
-    fn push(&mut self, key: Bound<'py, PyAny>) -> PyResult<()> {
-        match key_bytes(&key)? {
-            KeyBytes::Borrowed(b) => {
-                self.spans.push((b.as_ptr() as usize, b.len()));
-                self.keep.push(key);
-            }
-            KeyBytes::Owned(v) => {
-                // The Vec's heap buffer does not move when `owned` grows.
-                self.spans.push((v.as_ptr() as usize, v.len()));
-                self.owned.push(v);
-            }
-        }
+impl Chunk {
+    fn push(&mut self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.arena.extend_from_slice(&key_bytes(key)?);
+        self.ends.push(self.arena.len());
         Ok(())
     }
 
-    /// True when there is no key.
-    pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+    fn clear(&mut self) {
+        self.arena.clear();
+        self.ends.clear();
     }
 
-    /// The spans, for a detached closure.
-    pub fn spans(&self) -> Spans<'_> {
-        Spans(&self.spans)
+    fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let key = &self.arena[start..end];
+            start = end;
+            key
+        })
+    }
+}
+
+/// Routes every key of the iterable `keys` with `route`, in order.
+///
+/// The keys are read with the GIL held (in chunks of [`CHUNK`], copied into
+/// one buffer), then each chunk is routed with the GIL released. `Ok(None)`
+/// when some key has no node (none up). A `str` or `bytes` given as the
+/// whole batch is a `TypeError` (it would be iterated character by
+/// character).
+pub fn route_batch<S, F>(
+    keys: &Bound<'_, PyAny>,
+    target: &S,
+    route: F,
+) -> PyResult<Option<Vec<ringroute::NodeIndex>>>
+where
+    S: Sync + ?Sized,
+    F: Fn(&S, &[u8]) -> Option<ringroute::NodeIndex> + Sync,
+{
+    if keys.is_instance_of::<PyString>() || keys.is_instance_of::<PyBytes>() {
+        return Err(PyTypeError::new_err(
+            "route_many takes an iterable of keys, not a single str or bytes key",
+        ));
+    }
+    let py = keys.py();
+    let mut routed = Vec::with_capacity(keys.len().unwrap_or(0));
+    let mut iter = keys.try_iter()?;
+    let mut chunk = Chunk::default();
+    loop {
+        chunk.clear();
+        for key in iter.by_ref().take(CHUNK) {
+            chunk.push(&key?)?;
+        }
+        if chunk.ends.is_empty() {
+            return Ok(Some(routed));
+        }
+        let complete = py.detach(|| {
+            for key in chunk.iter() {
+                match route(target, key) {
+                    Some(node) => routed.push(node),
+                    None => return false,
+                }
+            }
+            true
+        });
+        if !complete {
+            return Ok(None);
+        }
+        if chunk.ends.len() < CHUNK {
+            return Ok(Some(routed));
+        }
     }
 }

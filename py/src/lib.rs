@@ -13,6 +13,7 @@ use pyo3::types::{PyDict, PyTuple};
 pub mod algorithm;
 pub mod common;
 pub mod errors;
+pub mod fast;
 pub mod health;
 pub mod keys;
 pub mod lease;
@@ -67,5 +68,6 @@ fn _ringroute(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(key_hash, m)?)?;
     m.add_function(wrap_pyfunction!(point_hash, m)?)?;
     m.add_function(wrap_pyfunction!(_reconstruct, m)?)?;
+    fast::install_fast_methods(py)?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use ringroute::{Cluster, NodeIndex, NodeState};
 use crate::algorithm;
 use crate::common::{count_of, names_list, reduce, repr_names, repr_nodes, weights_dict};
 use crate::errors::{IntoPyResult, no_route};
-use crate::keys::{KeyBatch, key_bytes, name_of, str_bytes};
+use crate::keys::{key_bytes, name_of, route_batch, str_bytes};
 use crate::nodes::{Name, name_spec, parse_names, parse_nodes, weight_of};
 
 /// One immutable state of a ring. Lookups clone the `Arc` (or hold the read
@@ -125,6 +125,27 @@ pub(crate) fn build_cluster(
     .py()
 }
 
+impl PyRing {
+    /// `route(key)`: installed as a `METH_O` method by [`crate::fast`].
+    ///
+    /// The node serving ``key``: the first up node clockwise from the key's
+    /// hash. Raises ``EmptyRingError`` on an empty ring, ``NoNodeUpError``
+    /// when every node is down, ``TypeError`` for a key that is not
+    /// ``str``/``bytes``-like.
+    pub(crate) fn route_key(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyString>> {
+        let bytes = key_bytes(key)?;
+        let state = self.state.read();
+        match state.cluster.route(&*bytes) {
+            Some(i) => Ok(state.name(i).get(py)),
+            None => Err(no_route(state.cluster.len())),
+        }
+    }
+}
+
 #[pymethods]
 impl PyRing {
     #[new]
@@ -140,21 +161,6 @@ impl PyRing {
         Ok(PyRing {
             state: RwLock::new(Arc::new(RingState { cluster, algorithm })),
         })
-    }
-
-    /// route(key) -> str
-    ///
-    /// The node serving ``key``: the first up node clockwise from the key's
-    /// hash. Raises ``EmptyRingError`` on an empty ring, ``NoNodeUpError``
-    /// when every node is down, ``TypeError`` for a key that is not
-    /// ``str``/``bytes``-like.
-    fn route(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyString>> {
-        let bytes = key_bytes(key)?;
-        let state = self.state.read();
-        match state.cluster.route(&*bytes) {
-            Some(i) => Ok(state.name(i).get(py)),
-            None => Err(no_route(state.cluster.len())),
-        }
     }
 
     /// route_n(key, n) -> list[str]
@@ -186,17 +192,8 @@ impl PyRing {
         py: Python<'py>,
         keys: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let batch = KeyBatch::collect(keys)?;
-        if batch.is_empty() {
-            return Ok(PyList::empty(py));
-        }
         let state = self.snapshot();
-        let spans = batch.spans();
-        let routed: Option<Vec<NodeIndex>> = py.detach(|| {
-            let cluster = &state.cluster;
-            spans.iter().map(|key| cluster.route(key)).collect()
-        });
-        let Some(routed) = routed else {
+        let Some(routed) = route_batch(keys, &state.cluster, |c, k| c.route(k))? else {
             return Err(no_route(state.cluster.len()));
         };
         names_list(py, routed.into_iter(), |i| state.name(i))

@@ -14,7 +14,7 @@ use crate::algorithm;
 use crate::common::{count_of, names_list, reduce, repr_names, repr_nodes, weights_dict, word};
 use crate::errors::{IntoPyResult, no_route};
 use crate::health::{PyManualClock, PyOutlierDetection, PyPhiAccrual};
-use crate::keys::{KeyBatch, key_bytes, name_of, str_bytes, type_name};
+use crate::keys::{key_bytes, name_of, route_batch, str_bytes, type_name};
 use crate::lease::{OwnedLease, PyLease};
 use crate::nodes::{Name, name_spec, parse_names, parse_nodes, weight_of};
 
@@ -188,6 +188,25 @@ impl PyRouter {
     }
 }
 
+impl PyRouter {
+    /// `route(key)`: installed as a `METH_O` method by [`crate::fast`].
+    ///
+    /// The healthy node serving ``key``. ``EmptyRingError`` without nodes,
+    /// ``NoNodeUpError`` when none is healthy, ``TypeError`` for a bad key.
+    pub(crate) fn route_key(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyString>> {
+        let bytes = key_bytes(key)?;
+        let snapshot = self.router.snapshot();
+        match snapshot.route(&*bytes) {
+            Some(i) => Ok(name_at(&snapshot, i).get(py)),
+            None => Err(no_route(snapshot.nodes().len())),
+        }
+    }
+}
+
 #[pymethods]
 impl PyRouter {
     #[new]
@@ -276,19 +295,6 @@ impl PyRouter {
         })
     }
 
-    /// route(key) -> str
-    ///
-    /// The healthy node serving ``key``. ``EmptyRingError`` without nodes,
-    /// ``NoNodeUpError`` when none is healthy, ``TypeError`` for a bad key.
-    fn route(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyString>> {
-        let bytes = key_bytes(key)?;
-        let snapshot = self.router.snapshot();
-        match snapshot.route(&*bytes) {
-            Some(i) => Ok(name_at(&snapshot, i).get(py)),
-            None => Err(no_route(snapshot.nodes().len())),
-        }
-    }
-
     /// route_n(key, n) -> list[str]
     ///
     /// Up to ``n`` distinct healthy nodes for ``key``, primary first.
@@ -317,15 +323,8 @@ impl PyRouter {
         py: Python<'py>,
         keys: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let batch = KeyBatch::collect(keys)?;
-        if batch.is_empty() {
-            return Ok(PyList::empty(py));
-        }
         let snapshot = self.router.snapshot();
-        let spans = batch.spans();
-        let routed: Option<Vec<NodeIndex>> =
-            py.detach(|| spans.iter().map(|key| snapshot.route(key)).collect());
-        let Some(routed) = routed else {
+        let Some(routed) = route_batch(keys, &*snapshot, |s, k| s.route(k))? else {
             return Err(no_route(snapshot.nodes().len()));
         };
         names_list(py, routed.into_iter(), |i| name_at(&snapshot, i))

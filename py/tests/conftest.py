@@ -16,3 +16,17 @@ def golden() -> dict:
     """The native ring spec v1 golden vectors, shared with Rust and C."""
     with GOLDEN.open() as f:
         return json.load(f)
+
+
+def _hypothesis_profile() -> None:
+    import os
+
+    from hypothesis import settings
+
+    # CI: no example database on disk, and the same examples every run.
+    settings.register_profile("ci", database=None, derandomize=True, deadline=None)
+    settings.register_profile("dev", deadline=None)
+    settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+_hypothesis_profile()
