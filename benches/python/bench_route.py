@@ -27,6 +27,7 @@ import sys
 import time
 
 import ringroute
+from ringroute.compat import HashRing as CompatHashRing
 
 try:
     import uhashring
@@ -128,6 +129,9 @@ def main() -> int:
         uh_keys = keys[: max(1, n_keys // 10)]  # it is slow; fewer keys suffice
         uh_get = per_call_ns(uh.get_node, uh_keys, repeats)
         rows.append(("uhashring HashRing.get_node(str)", fmt(uh_get, "ns/call")))
+    compat = CompatHashRing(names)
+    compat_get = per_call_ns(compat.get_node, keys, repeats)
+    rows.append(("ringroute.compat.HashRing.get_node(str)", fmt(compat_get, "ns/call")))
 
     many = best_of(repeats, lambda: ring.route_many(batch)).rate(n_batch).scaled(1e-6)
     many_b = best_of(repeats, lambda: ring.route_many(bbatch)).rate(n_batch).scaled(1e-6)
@@ -155,6 +159,8 @@ def main() -> int:
     if uhashring is not None:
         uh_build = best_of(max(1, build_repeats // 3), lambda: uhashring.HashRing(build_names)).scaled(1e3)
         rows.append((f"uhashring HashRing({build_nodes} nodes) build", fmt(uh_build, "ms", 2)))
+    compat_build = best_of(build_repeats, lambda: CompatHashRing(build_names)).scaled(1e3)
+    rows.append((f"ringroute.compat.HashRing({build_nodes} nodes) build", fmt(compat_build, "ms", 2)))
 
     width = max(len(r[0]) for r in rows)
     print()
@@ -178,6 +184,10 @@ def main() -> int:
         print(f"  route() vs uhashring get_node: {uh_get.cpu / ring_route.cpu:6.1f}x faster")
         print(f"  route_many vs uhashring get_node loop: {many.cpu / uh_many.cpu:6.0f}x faster")
         print(f"  build vs uhashring: {uh_build.cpu / build_ring.cpu:6.0f}x faster")
+        print(
+            f"  compat.HashRing (same routes as uhashring): get_node "
+            f"{uh_get.cpu / compat_get.cpu:.1f}x, build {uh_build.cpu / compat_build.cpu:.1f}x faster"
+        )
     return 0
 
 

@@ -12,6 +12,7 @@ use pyo3::types::{PyDict, PyTuple};
 
 pub mod algorithm;
 pub mod common;
+pub mod compat;
 pub mod errors;
 pub mod fast;
 pub mod health;
@@ -65,6 +66,7 @@ fn _ringroute(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<health::PyOutlierDetection>()?;
     m.add_class::<health::PyPhiAccrual>()?;
     m.add_class::<health::PyManualClock>()?;
+    m.add_class::<compat::Continuum>()?;
     m.add_function(wrap_pyfunction!(key_hash, m)?)?;
     m.add_function(wrap_pyfunction!(point_hash, m)?)?;
     m.add_function(wrap_pyfunction!(_reconstruct, m)?)?;
