@@ -266,3 +266,58 @@ fn a_thousand_nodes_keep_peak_to_mean_low() {
     assert!(max * 1000.0 < 1.5, "peak/mean {}", max * 1000.0);
     assert_eq!(ring.point_count(), 160_000);
 }
+
+/// Spec v1 ties points of 1–3 byte names (see docs/ring-spec.md); names of
+/// 4+ bytes, which is every real `host:port`, must have no tie and the
+/// ordinary balance of 160 points per node.
+#[test]
+fn realistic_names_have_no_tied_points() {
+    let schemes: [fn(usize) -> String; 4] = [
+        |i| format!("node-{i}"),
+        |i| format!("cache{i}"),
+        |i| format!("10.0.{}.{}:11211", i / 256, i % 256),
+        |i| format!("server-{i}.example.com:6379"),
+    ];
+    for scheme in schemes {
+        let nodes: Vec<(String, f64)> = (0..300).map(|i| (scheme(i), 1.0)).collect();
+        let ring = build(&nodes, 160);
+        let points: Vec<u64> = ring.points().map(|(p, _)| p).collect();
+        assert_eq!(
+            points.windows(2).filter(|w| w[0] == w[1]).count(),
+            0,
+            "{}",
+            nodes[0].0
+        );
+        let peak = ring.ownership().iter().map(|(_, s)| *s).fold(0.0, f64::max) * 300.0;
+        assert!(peak < 1.5, "{}: peak/mean {peak}", nodes[0].0);
+    }
+}
+
+/// Past 1024 nodes the replica walks fall back from their inline bitset to
+/// rescanning; both paths must agree with a naive walk over the points.
+#[test]
+fn replica_walks_match_a_naive_walk_past_1024_nodes() {
+    let nodes: Vec<(String, f64)> = (0..1100).map(|i| (format!("node-{i}"), 1.0)).collect();
+    let mut ring = build(&nodes, 4);
+    for i in (0..1100).step_by(97) {
+        ring.mark_down(&format!("node-{i}")).unwrap();
+    }
+    let points: Vec<(u64, NodeIndex)> = ring.points().collect();
+    for k in 0..3 {
+        let key = format!("walk-{k}");
+        let h = ringroute::hash::key_hash(key.as_bytes());
+        let start = points.iter().position(|&(p, _)| p >= h).unwrap_or(0);
+        let mut naive = Vec::new();
+        let mut seen = HashSet::new();
+        for j in 0..points.len() {
+            let owner = points[(start + j) % points.len()].1;
+            if ring[owner].is_up() && seen.insert(owner) {
+                naive.push(owner);
+            }
+        }
+        assert_eq!(naive.len(), ring.up_count());
+        assert!(naive.iter().any(|i| i.get() >= 1024));
+        assert_eq!(ring.replicas(&key).collect::<Vec<_>>(), naive);
+        assert_eq!(&ring.route_n(&key, 1100)[..], &naive[..]);
+    }
+}

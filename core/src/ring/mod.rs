@@ -7,6 +7,7 @@
 mod bounded;
 mod points;
 mod replicas;
+mod seen;
 
 pub use bounded::{LoadBound, LoadCounts, Loads};
 pub use replicas::{ReplicaIter, Replicas};
@@ -228,10 +229,16 @@ impl Placement for RingIndex {
         }
         let mut i = self.points.find(hash);
         let mut found = 0;
+        let mut seen = seen::Seen::new();
         // Terminates: `want` distinct up nodes exist and each owns a point.
         loop {
             let owner = NodeIndex::new(self.points.owner(i));
-            if live.is_up(owner) && !out[..found].contains(&owner) {
+            // Down nodes are never recorded: `&&` stops before the insert.
+            if live.is_up(owner)
+                && !seen
+                    .insert(owner)
+                    .unwrap_or_else(|| out[..found].contains(&owner))
+            {
                 out[found] = owner;
                 found += 1;
                 if found == want {

@@ -3,6 +3,7 @@
 use smallvec::SmallVec;
 
 use super::RingIndex;
+use super::seen::Seen;
 use crate::node::NodeIndex;
 use crate::placement::Liveness;
 
@@ -52,22 +53,18 @@ impl<'a> IntoIterator for &'a Replicas {
     }
 }
 
-/// How many yielded nodes [`ReplicaIter`] remembers inline; past that it
-/// checks for repeats by rescanning the arc it has walked.
-const INLINE_SEEN: usize = 16;
-
 /// Distinct up nodes for a key in ring order; see [`Ring::replicas`](crate::Ring::replicas).
 ///
-/// The first `INLINE_SEEN` (16) answers are deduplicated against an inline
-/// list, later ones by rescanning the walked arc, so the iterator never
-/// allocates, whatever the node count.
+/// Answers are deduplicated with an inline bitset over node indices below
+/// 1024 (O(1) each); a larger index is checked by rescanning the arc walked
+/// so far. So the iterator never allocates, whatever the node count.
 pub struct ReplicaIter<'a, L: ?Sized> {
     ring: &'a RingIndex,
     live: &'a L,
     start: usize,
     steps: usize,
     yielded: usize,
-    seen: [u32; INLINE_SEEN],
+    seen: Seen,
 }
 
 impl<'a, L: Liveness + ?Sized> ReplicaIter<'a, L> {
@@ -79,13 +76,14 @@ impl<'a, L: Liveness + ?Sized> ReplicaIter<'a, L> {
             start: ring.position(hash).unwrap_or(0),
             steps: 0,
             yielded: 0,
-            seen: [0; INLINE_SEEN],
+            seen: Seen::new(),
         }
     }
 
-    fn already_yielded(&self, owner: NodeIndex, position: usize) -> bool {
-        if self.yielded <= INLINE_SEEN {
-            return self.seen[..self.yielded].contains(&owner.get());
+    /// Whether `owner` (seen at `position`) was yielded before; records it.
+    fn already_yielded(&mut self, owner: NodeIndex, position: usize) -> bool {
+        if let Some(seen) = self.seen.insert(owner) {
+            return seen;
         }
         // Every earlier visit of an up node yielded it, so "seen" is "owns a
         // point on the arc walked so far".
@@ -108,9 +106,6 @@ impl<L: Liveness + ?Sized> Iterator for ReplicaIter<'_, L> {
             let fresh = self.live.is_up(owner) && !self.already_yielded(owner, position);
             self.steps += 1;
             if fresh {
-                if self.yielded < INLINE_SEEN {
-                    self.seen[self.yielded] = owner.get();
-                }
                 self.yielded += 1;
                 return Some(owner);
             }
