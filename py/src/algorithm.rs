@@ -70,3 +70,18 @@ pub fn repr_options(algorithm: &Algorithm) -> String {
         (name, _) => format!("algorithm='{name}'"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_reprs() {
+        let ring = Algorithm::Ring { vnodes: 40 };
+        assert_eq!(describe(&ring), ("ring", Some(40)));
+        assert_eq!(repr_options(&ring), "vnodes=40");
+        for name in ALGORITHMS {
+            assert!(!name.is_empty());
+        }
+    }
+}

@@ -333,3 +333,40 @@ impl Continuum {
         self.state.read().ring.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_are_uhashrings() {
+        // int(md5(b"node1-0").hexdigest(), 16) and its ketama words.
+        let mut buf = Vec::new();
+        let d = label_digest(&mut buf, b"node1", 0);
+        assert_eq!(
+            u128::from_be_bytes(d),
+            81200024130818730098147654587186424104
+        );
+        assert_eq!(u32::from_le_bytes([d[0], d[1], d[2], d[3]]), 1217271357);
+        assert_eq!(u32::from_le_bytes([d[4], d[5], d[6], d[7]]), 155454371);
+        assert_eq!(
+            u128::from_be_bytes(md5_of(b"")),
+            281949768489412648962353822266799178366
+        );
+    }
+
+    #[test]
+    fn lookup_is_bisect_right_wrapping() {
+        let state = State {
+            keys: vec![10, 20, 30],
+            owners: vec![0, 1, 2],
+            ..State::default()
+        };
+        assert_eq!(state.position(0), 0);
+        assert_eq!(state.position(10), 1); // equal: strictly after
+        assert_eq!(state.position(15), 1);
+        assert_eq!(state.position(29), 2);
+        assert_eq!(state.position(30), 0); // past the last: wrap
+        assert_eq!(state.position(u128::MAX), 0);
+    }
+}

@@ -38,9 +38,6 @@ fn float_repr(x: f64) -> String {
 
 /// Passive outlier detection (Envoy's consecutive-failure ejection).
 ///
-/// ``OutlierDetection(*, consecutive_failures=5, base_ejection=30.0,
-/// max_ejection=300.0, max_ejected_share=0.1)``
-///
 /// After ``consecutive_failures`` failed leases in a row a node is ejected
 /// for ``base_ejection * k`` seconds on its ``k``-th ejection (at most
 /// ``max_ejection``), never more than ``max_ejected_share`` of the nodes at
@@ -53,7 +50,10 @@ pub struct PyOutlierDetection {
 #[pymethods]
 impl PyOutlierDetection {
     #[new]
-    #[pyo3(signature = (*, consecutive_failures=None, base_ejection=None, max_ejection=None, max_ejected_share=None))]
+    #[pyo3(
+        signature = (*, consecutive_failures=None, base_ejection=None, max_ejection=None, max_ejected_share=None),
+        text_signature = "(*, consecutive_failures=5, base_ejection=30.0, max_ejection=300.0, max_ejected_share=0.1)"
+    )]
     fn new(
         consecutive_failures: Option<&Bound<'_, PyAny>>,
         base_ejection: Option<&Bound<'_, PyAny>>,
@@ -134,9 +134,6 @@ impl PyOutlierDetection {
 
 /// The phi-accrual heartbeat failure detector (as in Akka).
 ///
-/// ``PhiAccrual(*, threshold=8.0, max_samples=1000, min_std_dev=0.1,
-/// acceptable_pause=0.0, first_heartbeat_estimate=1.0)``
-///
 /// Feed it with ``Router.heartbeat(name)``; ``Router.tick()`` marks a node
 /// whose heartbeats stopped (phi ``>= threshold``) unreachable, and its next
 /// heartbeat brings it back. Times are in seconds.
@@ -148,7 +145,10 @@ pub struct PyPhiAccrual {
 #[pymethods]
 impl PyPhiAccrual {
     #[new]
-    #[pyo3(signature = (*, threshold=None, max_samples=None, min_std_dev=None, acceptable_pause=None, first_heartbeat_estimate=None))]
+    #[pyo3(
+        signature = (*, threshold=None, max_samples=None, min_std_dev=None, acceptable_pause=None, first_heartbeat_estimate=None),
+        text_signature = "(*, threshold=8.0, max_samples=1000, min_std_dev=0.1, acceptable_pause=0.0, first_heartbeat_estimate=1.0)"
+    )]
     fn new(
         threshold: Option<&Bound<'_, PyAny>>,
         max_samples: Option<&Bound<'_, PyAny>>,
@@ -238,7 +238,7 @@ impl PyPhiAccrual {
 
 /// A clock that moves only when told to, for tests and simulations.
 ///
-/// ``ManualClock(start=0.0)``; pass it as ``Router(..., clock=clock)`` to
+/// Starts at ``start`` seconds; pass it as ``Router(..., clock=clock)`` to
 /// control ejection times, heartbeat silences and lease latencies.
 #[pyclass(frozen, module = "ringroute", name = "ManualClock")]
 pub struct PyManualClock {
@@ -248,7 +248,7 @@ pub struct PyManualClock {
 #[pymethods]
 impl PyManualClock {
     #[new]
-    #[pyo3(signature = (start=None))]
+    #[pyo3(signature = (start=None), text_signature = "(start=0.0)")]
     fn new(start: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let start = start.map(|s| seconds(s, "start")).transpose()?;
         Ok(PyManualClock {
@@ -256,7 +256,7 @@ impl PyManualClock {
         })
     }
 
-    /// now() -> float: the time in seconds.
+    /// The time, in seconds.
     fn now(&self) -> f64 {
         self.clock.now().as_secs_f64()
     }

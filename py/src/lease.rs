@@ -127,8 +127,6 @@ impl PyLease {
         self.inner.lock().is_none()
     }
 
-    /// success(latency=None)
-    ///
     /// The request succeeded. ``latency`` in seconds; by default, the time
     /// since the lease started on the router's clock.
     #[pyo3(signature = (latency=None))]
@@ -137,16 +135,12 @@ impl PyLease {
         self.end(Verdict::Success(latency))
     }
 
-    /// failure()
-    ///
     /// The request failed in a way that counts against the node (connection
     /// refused, timeout, server error): enough in a row eject it.
     fn failure(&self) -> PyResult<()> {
         self.end(Verdict::Failure)
     }
 
-    /// abandon()
-    ///
     /// Ends the request without a verdict (it was cancelled).
     fn abandon(&self) -> PyResult<()> {
         self.end(Verdict::Abandon)

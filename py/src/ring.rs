@@ -58,8 +58,6 @@ impl RingState {
 
 /// A consistent-hash ring: which node serves this key?
 ///
-/// ``Ring(nodes=(), *, vnodes=None, algorithm="ring", down=())``
-///
 /// ``nodes`` is a list of names (weight 1.0 each), a mapping of name to
 /// weight, or a list of ``(name, weight)`` pairs. With ``algorithm="ring"``
 /// (the native ring, spec v1) each node owns ``round(vnodes * weight)``
@@ -149,7 +147,10 @@ impl PyRing {
 #[pymethods]
 impl PyRing {
     #[new]
-    #[pyo3(signature = (nodes=None, *, vnodes=None, algorithm="ring".to_owned(), down=None))]
+    #[pyo3(
+        signature = (nodes=None, *, vnodes=None, algorithm="ring".to_owned(), down=None),
+        text_signature = "(nodes=None, *, vnodes=None, algorithm='ring', down=None)"
+    )]
     fn new(
         nodes: Option<&Bound<'_, PyAny>>,
         vnodes: Option<&Bound<'_, PyAny>>,
@@ -163,8 +164,6 @@ impl PyRing {
         })
     }
 
-    /// route_n(key, n) -> list[str]
-    ///
     /// Up to ``n`` distinct up nodes for ``key``, primary first: the key's
     /// replicas in failover order. Fewer when fewer nodes are up.
     fn route_n<'py>(
@@ -183,8 +182,6 @@ impl PyRing {
         names_list(py, replicas.iter().copied(), |i| state.name(i))
     }
 
-    /// route_many(keys) -> list[str]
-    ///
     /// ``route`` for every key of an iterable, in order. The keys are read
     /// with the GIL held, then routed with the GIL released.
     fn route_many<'py>(
@@ -199,8 +196,6 @@ impl PyRing {
         names_list(py, routed.into_iter(), |i| state.name(i))
     }
 
-    /// add(name, weight=1.0)
-    ///
     /// Adds a node, up. Keys move only to it. ``ValueError`` for a duplicate
     /// or empty name or a bad weight (not finite, or ``<= 0``).
     #[pyo3(signature = (name, weight=None))]
@@ -210,16 +205,12 @@ impl PyRing {
         self.change(|s| s.cluster.add_with(&bytes, weight, name).py().map(drop))
     }
 
-    /// remove(name)
-    ///
     /// Removes a node; only its keys move. ``KeyError`` if unknown.
     fn remove(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
         let bytes = str_bytes(name_of(name)?)?.to_vec();
         self.change(|s| s.cluster.remove(&bytes).py().map(drop))
     }
 
-    /// set_weight(name, weight)
-    ///
     /// Changes a node's weight; keys move only to or from it.
     fn set_weight(&self, name: &Bound<'_, PyAny>, weight: &Bound<'_, PyAny>) -> PyResult<()> {
         let bytes = str_bytes(name_of(name)?)?.to_vec();
@@ -227,8 +218,6 @@ impl PyRing {
         self.change(|s| s.cluster.set_weight(&bytes, weight).py())
     }
 
-    /// mark_down(name)
-    ///
     /// Marks a node down: lookups skip it and its keys go to their next
     /// replica, until ``mark_up``. Its points stay.
     fn mark_down(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -236,22 +225,20 @@ impl PyRing {
         self.change(|s| s.cluster.mark_down(&bytes).py())
     }
 
-    /// mark_up(name)
-    ///
     /// Marks a node up: exactly the keys it had come back to it.
     fn mark_up(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
         let bytes = str_bytes(name_of(name)?)?.to_vec();
         self.change(|s| s.cluster.mark_up(&bytes).py())
     }
 
-    /// weight(name) -> float
+    /// The weight of ``name`` (``KeyError`` if unknown).
     fn weight(&self, name: &Bound<'_, PyAny>) -> PyResult<f64> {
         let state = self.snapshot();
         let i = Self::require(&state, name)?;
         Ok(state.cluster[i].weight())
     }
 
-    /// is_up(name) -> bool
+    /// Whether ``name`` is up (``KeyError`` if unknown).
     fn is_up(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
         let state = self.snapshot();
         let i = Self::require(&state, name)?;
@@ -283,8 +270,6 @@ impl PyRing {
         algorithm::describe(&self.snapshot().algorithm).0
     }
 
-    /// points() -> list[tuple[int, str]]
-    ///
     /// The ring's points ``(position, name)`` in ring order (``algorithm="ring"``
     /// only): for tests, tools and cross-language checks.
     fn points<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {

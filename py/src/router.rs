@@ -295,8 +295,6 @@ impl PyRouter {
         })
     }
 
-    /// route_n(key, n) -> list[str]
-    ///
     /// Up to ``n`` distinct healthy nodes for ``key``, primary first.
     fn route_n<'py>(
         &self,
@@ -314,8 +312,6 @@ impl PyRouter {
         names_list(py, replicas.iter().copied(), |i| name_at(&snapshot, i))
     }
 
-    /// route_many(keys) -> list[str]
-    ///
     /// ``route`` for every key of an iterable, all in one snapshot. The keys
     /// are read with the GIL held, then routed with the GIL released.
     fn route_many<'py>(
@@ -330,8 +326,6 @@ impl PyRouter {
         names_list(py, routed.into_iter(), |i| name_at(&snapshot, i))
     }
 
-    /// failover(key) -> list[str]
-    ///
     /// Every healthy node in ``key``'s failover order: the primary, then
     /// each next replica (the ring walks every node; other algorithms offer
     /// their first 8).
@@ -346,8 +340,6 @@ impl PyRouter {
         names_list(py, order.into_iter(), |i| name_at(&snapshot, i))
     }
 
-    /// lease(key) -> Lease
-    ///
     /// Routes ``key`` (sticky; with ``bounded_loads``, past a full node) and
     /// starts a request on the node. Use the lease as a context manager:
     /// ``with router.lease(key) as node: ...`` reports success and latency,
@@ -366,8 +358,6 @@ impl PyRouter {
         Err(no_route(self.router.snapshot().nodes().len()))
     }
 
-    /// lease_on(name) -> Lease
-    ///
     /// Starts a request on the node ``name`` (for failover loops over
     /// ``failover(key)``). ``KeyError`` if unknown.
     fn lease_on(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<PyLease> {
@@ -378,7 +368,7 @@ impl PyRouter {
         Ok(PyLease::new(lease, name_at(&snapshot, node).get(py)))
     }
 
-    /// add(name, weight=1.0)
+    /// Adds a node (weight 1.0 by default), up. Keys move only to it.
     #[pyo3(signature = (name, weight=None))]
     fn add(&self, name: &Bound<'_, PyAny>, weight: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let (bytes, name) = name_spec(name)?;
@@ -386,28 +376,24 @@ impl PyRouter {
         self.router.add_with(&bytes, weight, name).py().map(drop)
     }
 
-    /// remove(name)
+    /// Removes a node; only its keys move. ``KeyError`` if unknown.
     fn remove(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
         let bytes = str_bytes(name_of(name)?)?;
         self.router.remove(&*bytes).py()
     }
 
-    /// set_weight(name, weight)
+    /// Changes a node's weight; keys move only to or from it.
     fn set_weight(&self, name: &Bound<'_, PyAny>, weight: &Bound<'_, PyAny>) -> PyResult<()> {
         let bytes = str_bytes(name_of(name)?)?;
         self.router.set_weight(&*bytes, weight_of(weight)?).py()
     }
 
-    /// mark_down(name)
-    ///
     /// Takes a node out by hand until ``mark_up``.
     fn mark_down(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
         let bytes = str_bytes(name_of(name)?)?;
         self.router.mark_down(&*bytes).py()
     }
 
-    /// mark_up(name)
-    ///
     /// Puts a node back by hand (an ejection or a heartbeat verdict may
     /// still hold it out).
     fn mark_up(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -415,8 +401,6 @@ impl PyRouter {
         self.router.mark_up(&*bytes).py()
     }
 
-    /// replace(nodes)
-    ///
     /// Makes the membership exactly ``nodes`` (as in the constructor), all
     /// or nothing, in one publication. Nodes that stay keep their counters,
     /// health and manual state.
@@ -427,8 +411,6 @@ impl PyRouter {
             .py()
     }
 
-    /// heartbeat(name)
-    ///
     /// Records a heartbeat from ``name`` for the phi-accrual detector (a
     /// no-op without one). An unreachable node is back at once.
     fn heartbeat(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -436,21 +418,17 @@ impl PyRouter {
         self.router.heartbeat(&*bytes).py()
     }
 
-    /// tick()
-    ///
     /// Ends ejections whose time is up and marks nodes whose heartbeats
     /// stopped as unreachable. Call it periodically (say every second).
     fn tick(&self) {
         self.router.tick();
     }
 
-    /// now() -> float: the router's clock, in seconds.
+    /// The router's clock, in seconds.
     fn now(&self) -> f64 {
         self.router.now().as_secs_f64()
     }
 
-    /// health(name=None) -> str | dict[str, str]
-    ///
     /// ``"up"``, ``"down"`` (by hand), ``"ejected"`` (outlier detection) or
     /// ``"unreachable"`` (heartbeats stopped); for every node when ``name``
     /// is omitted.
@@ -474,8 +452,6 @@ impl PyRouter {
         Ok(dict.into_any())
     }
 
-    /// stats(name) -> dict
-    ///
     /// The node's request counters: ``in_flight``, ``successes``,
     /// ``failures``, ``consecutive_failures``.
     fn stats<'py>(
@@ -495,14 +471,14 @@ impl PyRouter {
         Ok(dict)
     }
 
-    /// weight(name) -> float
+    /// The weight of ``name`` (``KeyError`` if unknown).
     fn weight(&self, name: &Bound<'_, PyAny>) -> PyResult<f64> {
         let snapshot = self.router.snapshot();
         let node = Self::require(&snapshot, name)?;
         Ok(snapshot.nodes()[node].weight())
     }
 
-    /// is_up(name) -> bool: whether the node takes traffic now.
+    /// Whether ``name`` takes traffic now (``KeyError`` if unknown).
     fn is_up(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
         let snapshot = self.router.snapshot();
         let node = Self::require(&snapshot, name)?;

@@ -33,7 +33,7 @@ from __future__ import annotations
 import operator
 from bisect import bisect
 from collections import Counter
-from typing import Any, Callable, Dict, Hashable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Counter as CounterT, Dict, Hashable, Iterator, KeysView, List, Optional, Tuple, Union
 
 from ringroute._ringroute import _Continuum
 
@@ -45,78 +45,84 @@ _RING_FIELDS = ("nodename", "vnodes", "weight")
 
 class _PyContinuum:
     """The continuum for a user-supplied ``hash_fn``: points are whatever it
-    returns, kept sorted in Python (the same interface as ``_Continuum``)."""
+    returns, kept sorted in Python (the interface of ``_Continuum``)."""
 
     def __init__(self, hash_fn: Callable[[Any], Any]) -> None:
         self._hash = hash_fn
-        self._ring: Dict[Any, Hashable] = {}
-        self._points: Dict[Hashable, List[Any]] = {}
+        self._nodes: Dict[int, Any] = {}
+        self._ring: Dict[Any, int] = {}
+        self._points: Dict[int, List[Any]] = {}
         self._keys: List[Any] = []
 
     def hashi(self, key: Any) -> Any:
         return self._hash(key)
 
-    def _drop(self, node: Hashable) -> None:
-        for point in self._points.pop(node, ()):
-            if point in self._ring and self._ring[point] == node:
+    def _drop(self, node_id: int) -> None:
+        for point in self._points.pop(node_id, ()):
+            if self._ring.get(point) == node_id:
                 del self._ring[point]
 
-    def set_nodes(self, entries: List[Tuple[int, Hashable, str, int]]) -> None:
-        for _, node, label, count in entries:
-            self._drop(node)
+    def set_nodes(self, entries: List[Tuple[int, Any, str, int]]) -> None:
+        for node_id, node, label, count in entries:
+            self._drop(node_id)
             points = []
             for w in range(count):
                 point = self._hash(f"{label}-{w}")
-                self._ring[point] = node
+                self._ring[point] = node_id
                 points.append(point)
-            self._points[node] = points
+            self._points[node_id] = points
+            self._nodes[node_id] = node
         self._keys = sorted(self._ring)
 
-    def remove_node(self, node: Hashable) -> None:
-        self._drop(node)
+    def remove_node(self, node_id: int) -> None:
+        self._drop(node_id)
+        self._nodes.pop(node_id, None)
         self._keys = sorted(self._ring)
 
     def position(self, key: Any) -> int:
         pos = bisect(self._keys, self._hash(key))
         return 0 if pos == len(self._keys) else pos
 
-    def lookup(self, key: Any) -> Optional[Hashable]:
+    def _owner(self, point: Any) -> Any:
+        return self._nodes[self._ring[point]]
+
+    def lookup(self, key: Any) -> Any:
         if not self._keys:
             return None
-        return self._ring[self._keys[self.position(key)]]
+        return self._owner(self._keys[self.position(key)])
 
-    def server(self, key: Any) -> Optional[Tuple[Any, Hashable]]:
+    def server(self, key: Any) -> Optional[Tuple[Any, Any]]:
         if not self._keys:
             return None
         point = self._keys[self.position(key)]
-        return (point, self._ring[point])
+        return (point, self._owner(point))
 
-    def walk(self, key: Any, limit: Optional[int] = None, unique: bool = True) -> List[Hashable]:
-        out: List[Hashable] = []
+    def walk(self, key: Any, limit: Optional[int] = None, unique: bool = True) -> List[Any]:
+        out: List[Any] = []
         if not self._keys:
             return out
         start = self.position(key)
         seen = set()
         n = len(self._keys)
         for step in range(n):
-            node = self._ring[self._keys[(start + step) % n]]
+            node_id = self._ring[self._keys[(start + step) % n]]
             if unique:
-                if node in seen:
+                if node_id in seen:
                     continue
-                seen.add(node)
-            out.append(node)
+                seen.add(node_id)
+            out.append(self._nodes[node_id])
             if limit is not None and len(out) == limit:
                 break
         return out
 
-    def points(self) -> List[Tuple[Any, Hashable]]:
-        return [(k, self._ring[k]) for k in self._keys]
+    def points(self) -> List[Tuple[Any, Any]]:
+        return [(k, self._owner(k)) for k in self._keys]
 
     def keys(self) -> List[Any]:
         return list(self._keys)
 
-    def ring(self) -> Dict[Any, Hashable]:
-        return {k: self._ring[k] for k in self._keys}
+    def ring(self) -> Dict[Any, Any]:
+        return {k: self._owner(k) for k in self._keys}
 
     def __len__(self) -> int:
         return len(self._ring)
@@ -145,7 +151,9 @@ class HashRing:
         self._ketama = hash_fn == "ketama"
         self._python = False
         if self._ketama:
-            self._continuum: Any = _Continuum(ketama=True, replicas=kwargs.get("replicas", 4))
+            self._continuum: Union[_Continuum, _PyContinuum] = _Continuum(
+                ketama=True, replicas=kwargs.get("replicas", 4)
+            )
             self._replicas = kwargs.get("replicas", 4)
             default_vnodes = 40
         elif hash_fn is None:
@@ -164,7 +172,7 @@ class HashRing:
         self._conf: Dict[Hashable, Dict[str, Any]] = {}
         self._ids: Dict[Hashable, int] = {}
         self._next_id = 0
-        self._distribution: Counter = Counter()
+        self._distribution: CounterT[Hashable] = Counter()
         if self._configure(nodes if nodes is not None else []):
             self._place(list(self._conf))
 
@@ -234,13 +242,14 @@ class HashRing:
         total = sum(conf["weight"] for conf in self._conf.values())
         n = len(self._conf)
         entries = []
-        distribution: Counter = Counter()
+        distribution: CounterT[Hashable] = Counter()
         for node, conf in self._conf.items():
             ks = operator.index((conf["vnodes"] * n * conf["weight"]) // total)
             ks = max(ks, 0)
             entries.append((self._ids[node], node, f"{node}", ks))
             if ks and self._replicas > 0:
                 distribution[node] = ks * self._replicas
+        assert isinstance(self._continuum, _Continuum)
         self._continuum.rebuild(entries)
         self._distribution = distribution
 
@@ -267,8 +276,6 @@ class HashRing:
         self._distribution.pop(nodename, None)
         if self._ketama:
             self._rebuild_ketama()
-        elif self._python:
-            self._continuum.remove_node(nodename)
         else:
             self._continuum.remove_node(node_id)
 
@@ -283,7 +290,7 @@ class HashRing:
 
     def hashi(self, key: Any, replica: int = 0) -> Any:
         """The hash of ``key`` (ketama: word ``replica`` of its md5)."""
-        if self._ketama:
+        if isinstance(self._continuum, _Continuum) and self._ketama:
             return self._continuum.ketama_word(key, replica)
         return self._continuum.hashi(key)
 
@@ -299,7 +306,9 @@ class HashRing:
             return None
         if what == "pos":
             return self._continuum.position(key)
-        point, node = self._continuum.server(key)
+        found = self._continuum.server(key)
+        assert found is not None
+        point, node = found
         if what in ("hostname", "instance", "port", "weight"):
             return self._conf[node][what]
         if what == "dict":
@@ -332,7 +341,8 @@ class HashRing:
         return self._get(key, "port")
 
     def get_node_pos(self, key: Any) -> Optional[int]:
-        return self._get(key, "pos")
+        pos: Optional[int] = self._get(key, "pos")
+        return pos
 
     def get_node_weight(self, key: Any) -> Any:
         return self._get(key, "weight")
@@ -345,7 +355,7 @@ class HashRing:
         """The ``instance`` of every node that has one."""
         return [c.get("instance") for c in self._conf.values() if c.get("instance")]
 
-    def get_nodes(self):
+    def get_nodes(self) -> KeysView[Hashable]:
         """The names of all configured nodes."""
         return self._conf.keys()
 
@@ -394,7 +404,7 @@ class HashRing:
     nodes = conf
 
     @property
-    def distribution(self) -> Counter:
+    def distribution(self) -> CounterT[Hashable]:
         return self._distribution
 
     @property
