@@ -1,0 +1,499 @@
+//! ringroute's jump placement against its peers, in one run, with a ratio
+//! table at the end.
+//!
+//! Every contender routes the same 16-byte keys over 1000 buckets, and every
+//! one hashes the key with `xxh3_64` (seed 0) inside the timed loop:
+//!
+//! * `ringroute_jump`: [`ringroute::jump::Jump`]`::route`, the whole lookup a
+//!   caller makes: key hash, jump, the memento check and the health check.
+//! * `ringroute_memento_10pct`: the same after removing 100 nodes from the
+//!   middle (every node `i` with `i % 10 == 5`), so a tenth of the keys walk
+//!   memento's replacements.
+//! * `ringroute_jump_hash`: [`ringroute::jump::jump_hash`] alone.
+//! * `jump_consistent_hash` 0.1: `jump_consistent_hash::hash`, fed the same
+//!   key hash.
+//! * `jumphash` 0.1: its `CustomJumpHasher` over [`Xxh3OneShot`], so the key
+//!   hashes to exactly `xxh3_64(key)`.
+//! * `anchorhash` 0.2: AnchorHash (capacity 1000, 1000 resources) through
+//!   [`Xxh3Build`], and `anchorhash_10pct` after removing the same 100.
+//! * `xxh3_key`: `xxh3_64(key)` alone, the floor of them all.
+//!
+//! Groups: `jump_lookup` (independent keys) and `jump_latency` (each key
+//! depends on the previous answer), then `jump_ops` (removing a middle node
+//! from, and adding one to, a fresh copy of the 1000-node cluster).
+//!
+//! `main` runs the groups, lets criterion print its summary, then reads the
+//! `estimates.json` files this run wrote and prints ns per operation and the
+//! ratio of each contender to `ringroute_jump`.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
+use jumphash::CustomJumpHasher;
+use ringroute::NodeIndex;
+use ringroute::jump::{Jump, jump_hash};
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
+/// Distinct keys, cycled; a power of two so the latency chain can mask.
+const KEYS: usize = 4096;
+/// Buckets (nodes) of every contender.
+const NODES: usize = 1000;
+
+const RR_JUMP: &str = "ringroute_jump";
+const RR_MEMENTO: &str = "ringroute_memento_10pct";
+const RR_JUMP_HASH: &str = "ringroute_jump_hash";
+const JCH: &str = "jump_consistent_hash";
+const JUMPHASH: &str = "jumphash";
+const ANCHOR: &str = "anchorhash";
+const ANCHOR_10: &str = "anchorhash_10pct";
+const XXH3: &str = "xxh3_key";
+
+const LOOKUP_CONTENDERS: &[&str] = &[
+    RR_JUMP,
+    RR_MEMENTO,
+    RR_JUMP_HASH,
+    JCH,
+    JUMPHASH,
+    ANCHOR,
+    ANCHOR_10,
+    XXH3,
+];
+
+/// Node `i`'s name.
+fn name(i: usize) -> String {
+    format!("10.0.{}.{}:11211", i / 256, i % 256)
+}
+
+/// The nodes removed "from the middle": a tenth, none of them the last.
+fn removed() -> impl Iterator<Item = usize> {
+    (0..NODES).filter(|i| i % 10 == 5)
+}
+
+/// A 16-byte key. Its `Hash` writes the 16 bytes once and nothing else, so
+/// the peers' hashers see exactly what ringroute hashes.
+#[derive(Copy, Clone, Debug)]
+struct Key([u8; 16]);
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(&self.0);
+    }
+}
+
+impl AsRef<[u8]> for Key {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// The same `KEYS` pseudo-random keys in every run (splitmix64).
+fn keys() -> &'static [Key] {
+    static CELL: OnceLock<Vec<Key>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let mut state = 0x5e_ed0f_4e15u64;
+        let mut next = move || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        (0..KEYS)
+            .map(|_| {
+                let mut k = [0u8; 16];
+                k[..8].copy_from_slice(&next().to_le_bytes());
+                k[8..].copy_from_slice(&next().to_le_bytes());
+                Key(k)
+            })
+            .collect()
+    })
+}
+
+/// A `Hasher` that is one-shot xxh3: a single `write` of `bytes` finishes as
+/// exactly `xxh3_64(bytes)`.
+#[derive(Copy, Clone, Default)]
+struct Xxh3OneShot(u64);
+
+impl Hasher for Xxh3OneShot {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxh3_64_with_seed(bytes, self.0);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The peers' `BuildHasher`: [`Xxh3OneShot`] from seed 0.
+#[derive(Copy, Clone, Default, Debug)]
+struct Xxh3Build;
+
+impl BuildHasher for Xxh3Build {
+    type Hasher = Xxh3OneShot;
+
+    #[inline]
+    fn build_hasher(&self) -> Xxh3OneShot {
+        Xxh3OneShot(0)
+    }
+}
+
+type Anchor = anchorhash::AnchorHash<Key, u32, Xxh3Build>;
+
+struct Fixture {
+    jump: Jump,
+    memento: Jump,
+    jumphash: CustomJumpHasher<Xxh3OneShot>,
+    anchor: Anchor,
+    anchor_10: Anchor,
+}
+
+fn build_jump() -> Jump {
+    let mut c = Jump::new();
+    for i in 0..NODES {
+        c.add(&name(i), 1.0).expect("new node");
+    }
+    c
+}
+
+fn build_anchor() -> Anchor {
+    anchorhash::Builder::with_hasher(Xxh3Build)
+        .with_resources(0..NODES as u32)
+        .build(NODES as u16)
+}
+
+fn fixture() -> &'static Fixture {
+    static CELL: OnceLock<Fixture> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let jump = build_jump();
+        let mut memento = jump.clone();
+        let mut anchor_10 = build_anchor();
+        for i in removed() {
+            memento.remove(&name(i)).expect("member");
+            anchor_10
+                .remove_resource(&(i as u32))
+                .expect("anchor member");
+        }
+        let f = Fixture {
+            jump,
+            memento,
+            jumphash: CustomJumpHasher::new(Xxh3OneShot(0)),
+            anchor: build_anchor(),
+            anchor_10,
+        };
+        // Same hash, same function: the jump contenders must agree on every
+        // key (ringroute's node `i` is bucket `i`: added in order).
+        assert_eq!(f.memento.len(), NODES - NODES / 10);
+        assert_eq!(f.memento.placement().removed().len(), NODES / 10);
+        for k in keys() {
+            let h = xxh3_64(&k.0);
+            let bucket = jump_hash(h, NODES as u32);
+            assert_eq!(f.jump.route(k), Some(NodeIndex::new(bucket)));
+            assert_eq!(jump_consistent_hash::hash(h, NODES), bucket);
+            assert_eq!(f.jumphash.slot(k, NODES as u32), bucket);
+            // Memento moved only the removed nodes' keys, onto kept nodes.
+            let m = f.memento.route(k).expect("nodes are up").get();
+            assert!(m % 10 != 5);
+            assert!(bucket % 10 == 5 || m == bucket);
+            assert!(f.anchor.get_resource(*k).is_some());
+            assert!(f.anchor_10.get_resource(*k).is_some_and(|r| r % 10 != 5));
+        }
+        f
+    })
+}
+
+#[inline]
+fn route_jump(c: &Jump, key: &Key) -> u32 {
+    c.route(key).map_or(0, NodeIndex::get)
+}
+
+#[inline]
+fn route_anchor(a: &Anchor, key: &Key) -> u32 {
+    a.get_resource(*key).copied().unwrap_or(0)
+}
+
+/// All `KEYS` keys, independent of one another: the CPU may overlap lookups.
+#[inline]
+fn independent(keys: &[Key], mut route: impl FnMut(&Key) -> u32) -> u32 {
+    let mut acc = 0u32;
+    for k in keys {
+        acc = acc.wrapping_add(route(k));
+    }
+    acc
+}
+
+/// `KEYS` lookups where the next key's index depends on the previous answer.
+#[inline]
+fn dependent(keys: &[Key], mut route: impl FnMut(&Key) -> u32) -> u32 {
+    let mut prev = 0u32;
+    for step in 0..KEYS {
+        prev = route(&keys[(step + prev as usize) & (KEYS - 1)]);
+    }
+    prev
+}
+
+fn per_key_group<const DEPENDENT: bool>(c: &mut Criterion, group: &str) {
+    fn walk<const DEPENDENT: bool>(keys: &[Key], route: impl FnMut(&Key) -> u32) -> u32 {
+        if DEPENDENT {
+            dependent(keys, route)
+        } else {
+            independent(keys, route)
+        }
+    }
+    let keys = keys();
+    let f = fixture();
+    let n = NODES;
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(KEYS as u64));
+    g.bench_function(BenchmarkId::new(RR_JUMP, n), |b| {
+        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_jump(&f.jump, k)))
+    });
+    g.bench_function(BenchmarkId::new(RR_MEMENTO, n), |b| {
+        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_jump(&f.memento, k)))
+    });
+    g.bench_function(BenchmarkId::new(RR_JUMP_HASH, n), |b| {
+        b.iter(|| {
+            walk::<DEPENDENT>(black_box(keys), |k| {
+                jump_hash(xxh3_64(&k.0), black_box(NODES as u32))
+            })
+        })
+    });
+    g.bench_function(BenchmarkId::new(JCH, n), |b| {
+        b.iter(|| {
+            walk::<DEPENDENT>(black_box(keys), |k| {
+                jump_consistent_hash::hash(xxh3_64(&k.0), black_box(NODES))
+            })
+        })
+    });
+    g.bench_function(BenchmarkId::new(JUMPHASH, n), |b| {
+        b.iter(|| {
+            walk::<DEPENDENT>(black_box(keys), |k| {
+                f.jumphash.slot(k, black_box(NODES as u32))
+            })
+        })
+    });
+    g.bench_function(BenchmarkId::new(ANCHOR, n), |b| {
+        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_anchor(&f.anchor, k)))
+    });
+    g.bench_function(BenchmarkId::new(ANCHOR_10, n), |b| {
+        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_anchor(&f.anchor_10, k)))
+    });
+    g.bench_function(BenchmarkId::new(XXH3, n), |b| {
+        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| xxh3_64(&k.0) as u32))
+    });
+    g.finish();
+}
+
+fn lookup(c: &mut Criterion) {
+    per_key_group::<false>(c, "jump_lookup");
+}
+
+fn latency(c: &mut Criterion) {
+    per_key_group::<true>(c, "jump_latency");
+}
+
+/// One change to a fresh copy of the 1000-node cluster (the copy is not
+/// timed): `remove` node 500, `add` a 1001st node.
+fn ops(c: &mut Criterion) {
+    let f = fixture();
+    let middle = name(NODES / 2);
+    let added = name(NODES);
+    let per = BatchSize::PerIteration;
+    let mut g = c.benchmark_group("jump_ops");
+    g.sample_size(10).sampling_mode(SamplingMode::Flat);
+    g.bench_function(BenchmarkId::new(RR_JUMP, "remove"), |b| {
+        b.iter_batched(
+            || f.jump.clone(),
+            |mut j| {
+                j.remove(&middle).expect("member");
+                j
+            },
+            per,
+        )
+    });
+    g.bench_function(BenchmarkId::new(RR_JUMP, "add"), |b| {
+        b.iter_batched(
+            || f.jump.clone(),
+            |mut j| {
+                j.add(&added, 1.0).expect("new node");
+                j
+            },
+            per,
+        )
+    });
+    // AnchorHash needs spare capacity to add: build it with 1001.
+    let roomy = anchorhash::Builder::with_hasher(Xxh3Build)
+        .with_resources(0..NODES as u32)
+        .build::<Key>(NODES as u16 + 1);
+    g.bench_function(BenchmarkId::new(ANCHOR, "remove"), |b| {
+        b.iter_batched(
+            || roomy.clone(),
+            |mut a| {
+                a.remove_resource(&(NODES as u32 / 2)).expect("member");
+                a
+            },
+            per,
+        )
+    });
+    g.bench_function(BenchmarkId::new(ANCHOR, "add"), |b| {
+        b.iter_batched(
+            || roomy.clone(),
+            |mut a| {
+                a.add_resource(NODES as u32).expect("capacity");
+                a
+            },
+            per,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, lookup, latency, ops);
+
+/// A group of the ratio table: its contenders (the first is the reference),
+/// its parameters, and how many operations one iteration performs.
+struct Table {
+    group: &'static str,
+    contenders: &'static [&'static str],
+    params: &'static [&'static str],
+    ops_per_iter: f64,
+}
+
+const TABLES: &[Table] = &[
+    Table {
+        group: "jump_lookup",
+        contenders: LOOKUP_CONTENDERS,
+        params: &["1000"],
+        ops_per_iter: KEYS as f64,
+    },
+    Table {
+        group: "jump_latency",
+        contenders: LOOKUP_CONTENDERS,
+        params: &["1000"],
+        ops_per_iter: KEYS as f64,
+    },
+    Table {
+        group: "jump_ops",
+        contenders: &[RR_JUMP, ANCHOR],
+        params: &["remove", "add"],
+        ops_per_iter: 1.0,
+    },
+];
+
+/// Where criterion writes: `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`,
+/// else the target directory `cargo metadata` reports, else `target/criterion`
+/// (the order criterion itself uses).
+fn criterion_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Path::new(&target).join("criterion");
+    }
+    let from_metadata = std::env::var_os("CARGO").and_then(|cargo| {
+        let out = std::process::Command::new(cargo)
+            .args(["metadata", "--format-version", "1", "--no-deps"])
+            .output()
+            .ok()?;
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        Some(PathBuf::from(doc["target_directory"].as_str()?))
+    });
+    match from_metadata {
+        Some(target) => target.join("criterion"),
+        None => PathBuf::from("target/criterion"),
+    }
+}
+
+/// Criterion's headline time per iteration in ns (the slope when it has one,
+/// else the mean), if this run wrote the estimate (not an older run).
+fn estimate_ns(
+    home: &Path,
+    group: &str,
+    contender: &str,
+    param: &str,
+    since: SystemTime,
+) -> Option<f64> {
+    let path = home
+        .join(group)
+        .join(contender)
+        .join(param)
+        .join("new")
+        .join("estimates.json");
+    let written = std::fs::metadata(&path).ok()?.modified().ok()?;
+    if written < since {
+        return None;
+    }
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+    doc["slope"]["point_estimate"]
+        .as_f64()
+        .or_else(|| doc["mean"]["point_estimate"].as_f64())
+}
+
+fn print_table(since: SystemTime) {
+    let home = criterion_home();
+    println!();
+    println!(
+        "ratio table (ratio = contender ns/op / {RR_JUMP} ns/op; > 1 means ringroute is faster)"
+    );
+    println!("criterion data: {}", home.display());
+    println!(
+        "{:<13} {:<7} {:<26} {:>12} {:>9}",
+        "group", "param", "contender", "ns/op", "ratio"
+    );
+    let mut printed = 0;
+    for t in TABLES {
+        for param in t.params {
+            let times: Vec<Option<f64>> = t
+                .contenders
+                .iter()
+                .map(|c| estimate_ns(&home, t.group, c, param, since).map(|ns| ns / t.ops_per_iter))
+                .collect();
+            let reference = times[0];
+            for (c, time) in t.contenders.iter().zip(&times) {
+                let Some(ns) = time else { continue };
+                let ratio = reference.map_or("-".to_string(), |r| format!("{:.2}x", ns / r));
+                println!(
+                    "{:<13} {:<7} {:<26} {:>12.2} {:>9}",
+                    t.group, param, c, ns, ratio
+                );
+                printed += 1;
+            }
+        }
+    }
+    if printed == 0 {
+        println!("(no estimates written by this run: filtered out?)");
+    }
+}
+
+/// Criterion measures (and writes estimates) only with `--bench` and none of
+/// `--test`, `--list`, `--profile-time`; `cargo test --benches` passes none.
+fn measuring() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| {
+        args.iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    has("--bench") && !has("--test") && !has("--list") && !has("--profile-time")
+}
+
+fn main() {
+    let since = SystemTime::now();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if measuring() {
+        print_table(since);
+    }
+    let f = fixture();
+    println!(
+        "ringroute jump index memory at {NODES} nodes: {} bytes; after removing {}: {} bytes",
+        f.jump.placement().memory_bytes(),
+        NODES / 10,
+        f.memento.placement().memory_bytes()
+    );
+}
