@@ -8,7 +8,11 @@
 //! ```
 //!
 //! After criterion's report, a plain interleaved timing prints the ratio
-//! `ffi / rust` (the issue's budget is 1.2).
+//! `ffi / rust` (the issue's budget is 1.2), against the inlined Rust call
+//! and against a Rust call behind a function pointer (what any call
+//! boundary costs, C ABI or not). For a count that machine load does not
+//! disturb, run the bench binary under callgrind with
+//! `RINGROUTE_BENCH_PASSES=I:N` (see `main`) and compare instructions.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -67,6 +71,23 @@ fn rust_pass(s: &Setup) -> u64 {
     sum
 }
 
+/// `Router::route` behind a call the optimizer cannot see through, like
+/// `ringroute_route` from C: the cost of a call boundary without the C ABI.
+type RustFn = fn(&Router<()>, &[u8]) -> Option<ringroute::NodeIndex>;
+
+#[inline(never)]
+fn rust_route(router: &Router<()>, key: &[u8]) -> Option<ringroute::NodeIndex> {
+    router.route(key)
+}
+
+fn rust_call_pass(s: &Setup, f: RustFn) -> u64 {
+    let mut sum = 0u64;
+    for k in &s.keys {
+        sum += u64::from(f(&s.rust, k.as_slice()).unwrap().get());
+    }
+    sum
+}
+
 fn ffi_pass(s: &Setup, f: RouteFn) -> u64 {
     let mut sum = 0u64;
     for k in &s.keys {
@@ -79,51 +100,103 @@ fn ffi_pass(s: &Setup, f: RouteFn) -> u64 {
     sum
 }
 
+/// A named contender: one pass over the keys, returning a checksum.
+type Contender<'a> = (&'static str, Box<dyn Fn() -> u64 + 'a>);
+
+/// The four contenders.
+fn contenders(s: &Setup) -> [Contender<'_>; 4] {
+    let opaque_rust: RustFn = black_box(rust_route);
+    let opaque_ffi: RouteFn = black_box(ringroute_route);
+    [
+        (
+            "rust Router::route (inlined)",
+            Box::new(move || rust_pass(s)),
+        ),
+        (
+            "rust Router::route (not inlined)",
+            Box::new(move || rust_call_pass(s, opaque_rust)),
+        ),
+        (
+            "ffi ringroute_route (direct)",
+            Box::new(move || ffi_pass(s, ringroute_route)),
+        ),
+        (
+            "ffi ringroute_route (fn pointer, as from C)",
+            Box::new(move || ffi_pass(s, opaque_ffi)),
+        ),
+    ]
+}
+
 fn bench(c: &mut Criterion, s: &Setup) {
     let mut group = c.benchmark_group("route");
     group.throughput(Throughput::Elements(KEYS as u64));
-    group.bench_function("rust Router::route", |b| b.iter(|| rust_pass(s)));
-    group.bench_function("ffi ringroute_route (direct)", |b| {
-        b.iter(|| ffi_pass(s, ringroute_route))
-    });
-    let opaque: RouteFn = black_box(ringroute_route);
-    group.bench_function("ffi ringroute_route (fn pointer)", |b| {
-        b.iter(|| ffi_pass(s, black_box(opaque)))
-    });
+    for (name, f) in contenders(s) {
+        group.bench_function(name, |b| b.iter(&f));
+    }
     group.finish();
 }
 
 /// Median over rounds of the best-of-3 time per pass, interleaving the
-/// contenders so that machine noise hits both alike.
+/// contenders so that machine noise hits all of them alike.
 fn ratio(s: &Setup) {
-    let opaque: RouteFn = black_box(ringroute_route);
-    let mut rust = Vec::new();
-    let mut ffi = Vec::new();
-    let time = |f: &dyn Fn() -> u64| {
-        let start = Instant::now();
-        black_box(f());
-        start.elapsed()
-    };
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let contenders = contenders(s);
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
+    let deadline = Instant::now() + Duration::from_secs(4);
     while Instant::now() < deadline {
-        let r = (0..3).map(|_| time(&|| rust_pass(s))).min().unwrap();
-        let f = (0..3).map(|_| time(&|| ffi_pass(s, opaque))).min().unwrap();
-        rust.push(r);
-        ffi.push(f);
+        for (i, (_, f)) in contenders.iter().enumerate() {
+            let best = (0..3)
+                .map(|_| {
+                    let start = Instant::now();
+                    black_box(f());
+                    start.elapsed()
+                })
+                .min()
+                .unwrap();
+            times[i].push(best);
+        }
     }
-    rust.sort();
-    ffi.sort();
-    let per_key = |d: Duration| d.as_secs_f64() * 1e9 / KEYS as f64;
-    let (r, f) = (per_key(rust[rust.len() / 2]), per_key(ffi[ffi.len() / 2]));
+    let ns: Vec<f64> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort();
+            t[t.len() / 2].as_secs_f64() * 1e9 / KEYS as f64
+        })
+        .collect();
+    println!("\nroute, ns per key (median of interleaved best-of-3 passes):");
+    for ((name, _), ns) in contenders.iter().zip(&ns) {
+        println!("  {name:<45} {ns:6.2}");
+    }
     println!(
-        "route per key: rust {r:.2} ns, ffi (fn pointer) {f:.2} ns, ratio ffi/rust = {:.3} (budget 1.2)",
-        f / r
+        "ratio ffi (fn pointer) / rust (inlined)     = {:.3}  (budget 1.2)",
+        ns[3] / ns[0]
+    );
+    println!(
+        "ratio ffi (fn pointer) / rust (not inlined) = {:.3}  (the C ABI layer alone)",
+        ns[3] / ns[1]
+    );
+    println!(
+        "ratio ffi (direct)     / rust (inlined)     = {:.3}",
+        ns[2] / ns[0]
     );
 }
 
 fn main() {
     let s = setup();
-    assert_eq!(rust_pass(&s), ffi_pass(&s, ringroute_route), "same answers");
+    let answers: Vec<u64> = contenders(&s).iter().map(|(_, f)| f()).collect();
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "same answers");
+    // `RINGROUTE_BENCH_PASSES=I:N` runs N passes of contender I (0 to 3, in
+    // the order above) and nothing else, for counting instructions with
+    // `valgrind --tool=callgrind`, which machine load does not disturb.
+    if let Ok(spec) = std::env::var("RINGROUTE_BENCH_PASSES") {
+        let (which, n) = spec.split_once(':').expect("I:N");
+        let which: usize = which.parse().expect("a contender index");
+        let n: u32 = n.parse().expect("a number of passes");
+        let contenders = contenders(&s);
+        for _ in 0..n {
+            black_box(contenders[which].1());
+        }
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c, &s);
     c.final_summary();

@@ -24,21 +24,27 @@ pub(crate) unsafe fn handle<'a, T>(p: *const T, what: &'static str) -> Result<&'
 ///
 /// When `len > 0` and `p` is not NULL, `p` must be valid for reads of `len`
 /// bytes that nobody writes for the returned lifetime.
+#[inline]
 pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize, what: &'static str) -> Result<&'a [u8]> {
     if len == 0 {
         return Ok(&[]);
     }
-    if p.is_null() {
-        return Err(Failure::null(what));
-    }
-    if len > isize::MAX as usize {
-        return Err(Failure::invalid(format!(
-            "{what}: length {len} is too large"
-        )));
+    if p.is_null() || len > isize::MAX as usize {
+        return Err(bad_bytes(p, len, what));
     }
     // SAFETY: `p` is not NULL, `len` fits an `isize`, and the caller promises
     // `len` readable bytes at `p` that stay unchanged meanwhile.
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+#[cold]
+#[inline(never)]
+fn bad_bytes(p: *const u8, len: usize, what: &'static str) -> Failure {
+    if p.is_null() {
+        Failure::null(what)
+    } else {
+        Failure::invalid(format!("{what}: length {len} is too large"))
+    }
 }
 
 /// An array of `len` values of `T` at `p`; zero length allows NULL.

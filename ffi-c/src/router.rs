@@ -1,6 +1,7 @@
 //! The router handle: building and freeing it, and routing keys.
 
 use ringroute::NodeIndex;
+use ringroute::hash::key_hash;
 use ringroute::router::{Router, RouterBuilder, Snapshot};
 
 use crate::args::{ByteBuf, Out, array, bytes, handle, text};
@@ -292,21 +293,57 @@ pub unsafe extern "C" fn ringroute_route(
     key_len: usize,
     node_out: *mut u32,
 ) -> ringroute_status {
+    // The hot path, written out by hand: one test for every bad argument,
+    // the details worked out off the hot path.
     boundary(|| {
-        // SAFETY: the caller promises a live router or NULL.
-        let router = &unsafe { handle(router, "router") }?.router;
-        // SAFETY: the caller promises a writable u32 or NULL.
-        let out = unsafe { Out::new(node_out, "node_out") }?;
-        // SAFETY: the caller promises `key_len` readable bytes.
+        if router.is_null() || node_out.is_null() || (key.is_null() && key_len != 0) {
+            return Err(route_arguments(router, key, key_len, node_out));
+        }
+        // SAFETY: not NULL, and the caller promises a live router.
+        let router = &unsafe { &*router }.router;
+        // SAFETY: a zero length allows any pointer; otherwise `key` is not
+        // NULL and the caller promises `key_len` readable bytes.
         let key = unsafe { bytes(key, key_len, "key") }?;
-        match router.route(key) {
+        match route_key(router, key) {
             Some(node) => {
-                out.write(node.get());
+                // SAFETY: not NULL, and the caller promises a writable u32.
+                unsafe { node_out.write(node.get()) };
                 Ok(())
             }
-            None => route_slow(router, key, out),
+            None => {
+                // SAFETY: as just above.
+                let out = unsafe { Out::new(node_out, "node_out") }?;
+                route_slow(router, key, out)
+            }
         }
     })
+}
+
+/// The lookup itself. `Router::route` is this crate's only caller of
+/// `Snapshot::route` (the other lookups go through `route_hash`), which lets
+/// LLVM inline the core's lookup chain here as it does in a Rust caller.
+#[inline(always)]
+fn route_key(router: &Router<()>, key: &[u8]) -> Option<NodeIndex> {
+    router.route(key)
+}
+
+/// Which argument of `ringroute_route` is NULL.
+#[cold]
+#[inline(never)]
+fn route_arguments(
+    router: *const ringroute_router,
+    key: *const u8,
+    key_len: usize,
+    node_out: *mut u32,
+) -> Failure {
+    if router.is_null() {
+        Failure::null("router")
+    } else if node_out.is_null() {
+        Failure::null("node_out")
+    } else {
+        debug_assert!(key.is_null() && key_len != 0);
+        Failure::null("key")
+    }
 }
 
 /// A first lookup found no node: look again on one snapshot, so that the
@@ -314,7 +351,8 @@ pub unsafe extern "C" fn ringroute_route(
 #[cold]
 fn route_slow(router: &Router<()>, key: &[u8], out: Out<u32>) -> Result<()> {
     let snapshot = router.snapshot();
-    match snapshot.route(key) {
+    // `route_hash`, not `route`: see `route_key`.
+    match snapshot.route_hash(key_hash(key)) {
         Some(node) => {
             out.write(node.get());
             Ok(())
@@ -402,7 +440,9 @@ pub unsafe extern "C" fn ringroute_route_name(
         // SAFETY: the caller promises `key_len` readable bytes.
         let key = unsafe { bytes(key, key_len, "key") }?;
         let snapshot = router.snapshot();
-        let node = snapshot.route(key).ok_or_else(|| no_node(&snapshot))?;
+        let node = snapshot
+            .route_hash(key_hash(key))
+            .ok_or_else(|| no_node(&snapshot))?;
         let name = snapshot.node(node).map(|n| n.name()).unwrap_or_default();
         buf.fill(name)?;
         if let Some(out) = node_out {

@@ -53,25 +53,41 @@ pub enum ringroute_status {
 use ringroute_status::*;
 
 /// A failed call: the status to return and the message for
-/// `ringroute_last_error()`.
+/// `ringroute_last_error()`. Boxed, so that a `Result<(), Failure>` is one
+/// pointer and the success path of every entry point stays in registers;
+/// the allocation happens only on failure.
 #[derive(Debug)]
-pub(crate) struct Failure {
+pub(crate) struct Failure(Box<FailureInner>);
+
+#[derive(Debug)]
+pub(crate) struct FailureInner {
     pub status: ringroute_status,
     pub message: Cow<'static, str>,
 }
 
+impl std::ops::Deref for Failure {
+    type Target = FailureInner;
+
+    fn deref(&self) -> &FailureInner {
+        &self.0
+    }
+}
+
 impl Failure {
+    #[cold]
     pub fn new(status: ringroute_status, message: impl Into<Cow<'static, str>>) -> Self {
-        Failure {
+        Failure(Box::new(FailureInner {
             status,
             message: message.into(),
-        }
+        }))
     }
 
+    #[cold]
     pub fn null(what: &'static str) -> Self {
         Failure::new(RINGROUTE_NULL_POINTER, format!("{what} must not be NULL"))
     }
 
+    #[cold]
     pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
         Failure::new(RINGROUTE_INVALID_ARGUMENT, message)
     }
