@@ -60,7 +60,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use super::p2c::{Candidates, TwoChoices};
+use super::p2c::TwoChoices;
 use super::{Loads, Picker, Rng};
 use crate::node::{NodeIndex, NodeTable};
 use crate::placement::Liveness;
@@ -218,18 +218,15 @@ impl Picker for PeakEwma {
         L: Liveness + ?Sized,
         D: Loads + ?Sized,
     {
-        let (a, b, weights) = match self.choices.draw(live, &self.rng) {
-            Candidates::Two(a, b, weights) => (a, b, weights),
-            Candidates::One(a) => return Some(a),
-            Candidates::None => return None,
-        };
-        let (load_a, load_b) = (Self::load(loads, a, now), Self::load(loads, b, now));
-        let a_wins = match weights {
-            None => load_a < load_b,
-            // load_a / w_a < load_b / w_b, without dividing.
-            Some((w_a, w_b)) => load_a * w_b < load_b * w_a,
-        };
-        Some(if a_wins { a } else { b })
+        self.choices.pick(live, &self.rng, |a, b, weights| {
+            let (load_a, load_b) = (Self::load(loads, a, now), Self::load(loads, b, now));
+            let a_wins = match weights {
+                None => load_a < load_b,
+                // load_a / w_a < load_b / w_b, without dividing.
+                Some((w_a, w_b)) => load_a * w_b < load_b * w_a,
+            };
+            !a_wins
+        })
     }
 }
 

@@ -50,7 +50,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::p2c::{Candidates, TwoChoices};
+use super::p2c::TwoChoices;
 use super::{Loads, Picker, Rng};
 use crate::node::{NodeIndex, NodeTable};
 use crate::placement::Liveness;
@@ -97,20 +97,16 @@ impl LeastConn {
         L: Liveness + ?Sized,
         D: Loads + ?Sized,
     {
-        let (a, b, weights) = match self.choices.draw(live, &self.rng) {
-            Candidates::Two(a, b, weights) => (a, b, weights),
-            Candidates::One(a) => return Some(a),
-            Candidates::None => return None,
-        };
-        let (active_a, active_b) = (loads.in_flight(a), loads.in_flight(b));
-        let b_wins = match weights {
-            None => active_b < active_a,
-            // w_b / (active_b + 1) > w_a / (active_a + 1), without dividing.
-            Some((w_a, w_b)) => {
-                w_b * (f64::from(active_a) + 1.0) > w_a * (f64::from(active_b) + 1.0)
+        self.choices.pick(live, &self.rng, |a, b, weights| {
+            let (active_a, active_b) = (loads.in_flight(a), loads.in_flight(b));
+            match weights {
+                None => active_b < active_a,
+                // w_b / (active_b + 1) > w_a / (active_a + 1), without dividing.
+                Some((w_a, w_b)) => {
+                    w_b * (f64::from(active_a) + 1.0) > w_a * (f64::from(active_b) + 1.0)
+                }
             }
-        };
-        Some(if b_wins { b } else { a })
+        })
     }
 }
 

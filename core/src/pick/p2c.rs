@@ -63,12 +63,21 @@ impl TwoChoices {
         }
     }
 
-    /// Two distinct up nodes drawn as the module docs say.
+    /// Draws two distinct up nodes as the module docs say and returns the
+    /// one `prefer_b(a, b, weights)` selects (`b` when it returns true);
+    /// `weights` are the candidates' weights relative to the largest, `None`
+    /// when all weights are equal. A lone up node is returned as it is.
     ///
-    /// The common case (every node up, two or more nodes, no collision) is
-    /// inlined into the picker; everything else is out of line.
+    /// The common case (every node up, two or more nodes) is
+    /// inlined into the picker with `prefer_b`, so each branch knows
+    /// statically whether weights exist; everything else is out of line.
     #[inline(always)]
-    pub(super) fn draw<L: Liveness + ?Sized>(&self, live: &L, rng: &Rng) -> Candidates {
+    pub(super) fn pick<L, F>(&self, live: &L, rng: &Rng, prefer_b: F) -> Option<NodeIndex>
+    where
+        L: Liveness + ?Sized,
+        F: Fn(NodeIndex, NodeIndex, Option<(f64, f64)>) -> bool,
+    {
+        let choose = |a, b, w| Some(if prefer_b(a, b, w) { b } else { a });
         if live.all_up() {
             match self {
                 TwoChoices::Uniform(nodes) if nodes.len() > 1 => {
@@ -77,37 +86,48 @@ impl TwoChoices {
                     let (a, rest) = column_and_fraction(rng.next_u64(), n);
                     let (b, _) = column_and_fraction(rest, n - 1);
                     let b = if b >= a { b + 1 } else { b };
-                    return Candidates::Two(nodes[a], nodes[b], None);
+                    return choose(nodes[a], nodes[b], None);
                 }
                 TwoChoices::Weighted { alias, .. } if alias.len() > 1 => {
                     // One state update for both draws, weights from the
                     // columns.
                     let (r1, r2) = rng.next_pair();
                     let (a, w_a) = alias.draw_weighted(r1);
-                    let (b, w_b) = alias.draw_weighted(r2);
-                    if b != a {
-                        return Candidates::Two(a, b, Some((w_a, w_b)));
+                    let (mut b, mut w_b) = alias.draw_weighted(r2);
+                    // On a collision keep `a` and draw `b` again: the pair
+                    // stays "a by weight, then b by weight among the rest".
+                    let mut tries = 0;
+                    while b == a {
+                        if tries == REJECTION_TRIES {
+                            return match self.second(live, rng, a) {
+                                Candidates::Two(a, b, w) => choose(a, b, w),
+                                _ => Some(a),
+                            };
+                        }
+                        (b, w_b) = alias.draw_weighted(rng.next_u64());
+                        tries += 1;
                     }
-                    return self.second(live, rng, a);
+                    return choose(a, b, Some((w_a, w_b)));
                 }
                 _ => {}
             }
         }
-        self.draw_slow(live, rng)
+        match self.draw_slow(live, rng) {
+            Candidates::Two(a, b, w) => choose(a, b, w),
+            Candidates::One(a) => Some(a),
+            Candidates::None => None,
+        }
     }
 
-    /// The second candidate when the first draw of it hit `a`: drawn again
-    /// among the others, keeping `a` (so the pair keeps its distribution).
+    /// The second candidate when [`REJECTION_TRIES`] draws of it all hit
+    /// `a` (which then holds nearly all the weight): the exact pass among
+    /// the others, keeping `a`.
     #[inline(never)]
     fn second<L: Liveness + ?Sized>(&self, live: &L, rng: &Rng, a: NodeIndex) -> Candidates {
         let TwoChoices::Weighted { alias, weight } = self else {
             unreachable!("only weighted draws collide");
         };
-        let b = (0..REJECTION_TRIES)
-            .map(|_| alias.draw(rng))
-            .find(|&b| b != a)
-            .or_else(|| alias.draw_up(live, rng, Some(a)));
-        match b {
+        match alias.draw_up(live, rng, Some(a)) {
             Some(b) => Candidates::Two(a, b, Some((weight[a.as_usize()], weight[b.as_usize()]))),
             None => Candidates::One(a),
         }
@@ -153,7 +173,8 @@ fn uniform_up<L: Liveness + ?Sized>(
     if nodes.is_empty() {
         return None;
     }
-    let eligible = |i: &usize| *i != skip && live.is_up(nodes[*i]);
+    let all_up = live.all_up();
+    let eligible = |i: &usize| *i != skip && (all_up || live.is_up(nodes[*i]));
     for _ in 0..REJECTION_TRIES {
         let i = rng.below(nodes.len());
         if eligible(&i) {
