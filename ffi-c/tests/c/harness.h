@@ -11,9 +11,17 @@
 
 #include <ringroute.h>
 
-static int harness_tests_passed = 0;
-static int harness_tests_failed = 0;
-static int harness_checks_failed = 0;
+/* The counters live in the one file that defines HARNESS_MAIN before
+ * including this header (the one with main()); the others share them. */
+#ifdef HARNESS_MAIN
+int harness_tests_passed = 0;
+int harness_tests_failed = 0;
+int harness_checks_failed = 0;
+#else
+extern int harness_tests_passed;
+extern int harness_tests_failed;
+extern int harness_checks_failed;
+#endif
 
 /* Checks a condition; on failure prints where and what, and the test fails. */
 #define CHECK(cond)                                                                   \
@@ -56,11 +64,13 @@ static int harness_checks_failed = 0;
         fflush(stdout);                                              \
     } while (0)
 
+#ifdef HARNESS_MAIN
 /* Prints the closing line; returns the process exit status. */
 static int harness_finish(void) {
     printf("%d passed, %d failed\n", harness_tests_passed, harness_tests_failed);
     return harness_tests_failed == 0 ? 0 : 1;
 }
+#endif
 
 /* A byte string from a C string literal, for the (ptr, len) arguments. */
 #define BYTES(s) (const uint8_t *)(s), strlen(s)
