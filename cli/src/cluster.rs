@@ -30,7 +30,7 @@ pub struct ClusterArgs {
     #[arg(long = "nodes", value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Virtual nodes (ring points) per unit of weight
+    /// Virtual nodes (ring points) per unit of weight, for the ring
     #[arg(
         long,
         value_name = "V",
@@ -146,6 +146,15 @@ impl ClusterSpec {
             vnodes,
             demo: true,
         }
+    }
+
+    /// The demo with every weight 1, for algorithms that cannot weigh nodes.
+    pub fn demo_unweighted(vnodes: u32) -> Self {
+        let mut demo = Self::demo(vnodes);
+        for node in &mut demo.nodes {
+            node.weight = 1.0;
+        }
+        demo
     }
 
     pub fn len(&self) -> usize {

@@ -1,5 +1,6 @@
-//! `ringroute`: route keys through a consistent-hash ring, and analyze a
-//! cluster's balance and key movement.
+//! `ringroute`: route keys with a consistent-hash algorithm (ring, jump,
+//! rendezvous or Maglev), and analyze or compare a cluster's balance, key
+//! movement and failure behaviour.
 //!
 //! This file holds the command-line grammar and dispatch only; the cluster
 //! spec, the routers and each subcommand live in their own modules so that
@@ -7,11 +8,15 @@
 
 mod analyze;
 mod cluster;
+mod compare;
 mod error;
+mod experiment;
+mod failure;
 mod progress;
 mod report;
 mod route;
 mod router;
+mod text;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -22,19 +27,21 @@ use clap::{Args, Parser, Subcommand};
 
 use cluster::{ClusterArgs, ClusterSpec};
 use error::CliError;
+use router::{Algo, AlgoArgs, Config};
 
 const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0  success, also when stdout is closed early (e.g. `ringroute route ... | head -1`)
   1  runtime failure: a file, stdin or stdout failed, or a key had no node up to serve it
-  2  usage error: bad options or node list (invalid weight, duplicate node, bad --vnodes,
-     malformed node file, no nodes for `route`)";
+  2  usage error: bad options or node list (invalid weight, duplicate node, bad --vnodes
+     or --table-size, malformed node file, no nodes for `route`, a weight other than 1
+     with --algo jump, --fail naming an unknown node or every node)";
 
 #[derive(Parser, Debug)]
 #[command(
     name = "ringroute",
     version,
-    about = "Route keys through a consistent-hash ring and analyze a cluster's balance",
+    about = "Route keys with consistent hashing (ring, jump, rendezvous, maglev) and analyze a cluster",
     after_help = EXIT_STATUS_HELP,
 )]
 struct Cli {
@@ -51,22 +58,35 @@ Print the node serving each key, one line per key, in input order:
 This format is stable: scripts may rely on it. Keys come from the arguments or,
 when none is given, from stdin, one per line (a trailing CR is dropped, an empty
 line is the empty key). A key that no node can serve stops the run with an error
-on stderr and exit status 1; lines already printed stay valid.";
+on stderr and exit status 1; lines already printed stay valid.
+
+--algo picks the placement (default: ring). Jump is unweighted and refuses any
+weight other than 1; its placement also depends on the order of the nodes.";
 
 const ANALYZE_ABOUT: &str = "\
-Route N keys (key-0, key-1, ...) and report the keys per node against the ideal
-share by weight and the exact hash-space ownership, peak-to-mean and the spread
-of load, and what moves when each node is removed or one node is added: each
-change is really applied and every key routed again, and the report says whether
-only the changed node's keys moved. With no --node or --nodes, a built-in demo
-cluster of 10 nodes with mixed weights is analyzed.";
+Route N keys (key-0, key-1, ...) with one algorithm (--algo, default ring) and
+report the keys per node against the ideal share by weight (and the exact
+hash-space share where the algorithm has one), peak-to-mean and the spread of
+load, and what moves when each node is removed or one node is added: each
+change is really applied to the library's cluster and every key routed again,
+and the report says whether only the changed node's keys moved.
+
+A failure section marks the first node down (or each --fail NAME), routes every
+key again, shows where its keys went, checks that no other key moved, then marks
+it up and checks that every key came back. For the ring, points that tie (node
+names under 4 bytes collide in ring spec v1) are counted and warned about.
+
+--compare runs ring, jump, rendezvous and maglev on the same cluster and keys
+and prints balance, movement, failure, build time and a rough lookup cost side
+by side. With no --node or --nodes, a built-in demo cluster of 10 nodes with
+mixed weights is analyzed (with every weight 1 for --algo jump).";
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Print the node(s) serving each key, as KEY<TAB>NODE lines
     #[command(long_about = ROUTE_ABOUT, after_help = EXIT_STATUS_HELP)]
     Route(RouteArgs),
-    /// Report balance and key movement of a cluster (default: a demo cluster)
+    /// Report balance, key movement and failures of a cluster, or compare algorithms
     #[command(long_about = ANALYZE_ABOUT, after_help = EXIT_STATUS_HELP)]
     Analyze(AnalyzeArgs),
 }
@@ -75,6 +95,9 @@ enum Command {
 struct RouteArgs {
     #[command(flatten)]
     cluster: ClusterArgs,
+
+    #[command(flatten)]
+    algo: AlgoArgs,
 
     /// Print R distinct nodes per key, primary first (R at most the node count)
     #[arg(
@@ -96,6 +119,17 @@ struct RouteArgs {
 struct AnalyzeArgs {
     #[command(flatten)]
     cluster: ClusterArgs,
+
+    #[command(flatten)]
+    algo: AlgoArgs,
+
+    /// Compare all four algorithms side by side on the same cluster and keys (not with --algo)
+    #[arg(long, conflicts_with = "algo")]
+    compare: bool,
+
+    /// Mark NAME down in the failure analysis (default: the first node). Repeatable
+    #[arg(long = "fail", value_name = "NAME")]
+    fail: Vec<String>,
 
     /// Number of keys to route: key-0, key-1, ...
     #[arg(
@@ -144,21 +178,41 @@ fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Route(args) => {
             let spec = args.cluster.load()?;
-            let router = router::build(spec.vnodes, &spec.members())?;
+            let config = config(&args.algo, &spec);
+            let router = router::build(config, &spec.members())?;
             route::run(&spec, router.as_ref(), args.replicas as usize, &args.keys)
         }
         Command::Analyze(args) => {
-            let spec = if args.cluster.is_empty() {
-                ClusterSpec::demo(args.cluster.vnodes)
-            } else {
+            let spec = if !args.cluster.is_empty() {
                 args.cluster.load()?
+            } else if args.algo.algo == Algo::Jump && !args.compare {
+                // Jump cannot weigh nodes; the demo's point is to show an
+                // algorithm at work, not to refuse it.
+                ClusterSpec::demo_unweighted(args.cluster.vnodes)
+            } else {
+                ClusterSpec::demo(args.cluster.vnodes)
             };
-            let analysis = analyze::run(&spec, args.keys)?;
-            let text = report::render(&spec, &analysis);
+            let config = config(&args.algo, &spec);
+            let failed = failure::resolve(&spec, &args.fail)?;
+            let text = if args.compare {
+                let comparison = compare::run(&spec, config, args.keys, &failed)?;
+                compare::render(&spec, &comparison)
+            } else {
+                let analysis = analyze::run(&spec, config, args.keys, &failed)?;
+                report::render(&spec, &analysis)
+            };
             let mut out = io::stdout().lock();
             out.write_all(text.as_bytes())?;
             out.flush()?;
             Ok(())
         }
+    }
+}
+
+fn config(args: &AlgoArgs, spec: &ClusterSpec) -> Config {
+    Config {
+        algo: args.algo,
+        vnodes: spec.vnodes,
+        table_size: args.table_size,
     }
 }

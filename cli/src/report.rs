@@ -4,48 +4,88 @@
 //! This output is for people; scripts should use `route`, whose format is
 //! stable. Long node names are shortened with `…` so columns stay aligned.
 
-use std::fmt::Write as _;
-
-use crate::analyze::{Analysis, Balance, Movement};
+use crate::analyze::Analysis;
 use crate::cluster::ClusterSpec;
+use crate::experiment::{Balance, Movement};
+use crate::failure;
+use crate::router::{Algo, Ties};
+use crate::text::{Labels, count, duration, line, nodes, opt_pct, pct, weight};
 
-/// Widest node column; longer names are cut so rows fit 100 columns.
-const MAX_NAME: usize = 24;
 const BAR_WIDTH: usize = 40;
 /// Eighth-block glyphs for the fractional end of a bar, 1/8 to 7/8.
 const PARTIAL: [char; 7] = ['▏', '▎', '▍', '▌', '▋', '▊', '▉'];
 
-/// Writing to a `String` cannot fail; this keeps the `writeln!`s terse.
-macro_rules! line {
-    ($out:expr) => { $out.push('\n') };
-    ($out:expr, $($arg:tt)*) => {{ let _ = writeln!($out, $($arg)*); }};
-}
+/// Names shorter than this collide under ring spec v1.
+const SHORT_NAME: usize = 4;
 
 pub fn render(spec: &ClusterSpec, a: &Analysis) -> String {
     let mut out = String::new();
-    let labels = Labels::new(a);
+    let names = a.nodes.iter().map(|n| n.name.as_str());
+    let labels = Labels::new(names, &[a.addition.node.as_str()]);
     header(&mut out, spec, a);
     loads(&mut out, a, &labels);
     balance(&mut out, a);
     removals(&mut out, a, &labels);
     addition(&mut out, a, &labels);
+    failure::render(&mut out, spec, a.algo, a.failure.as_ref());
     chart(&mut out, a, &labels);
     out
 }
 
 fn header(out: &mut String, spec: &ClusterSpec, a: &Analysis) {
-    let source = if spec.demo {
-        " (built-in demo cluster: give --node or --nodes to analyze yours)"
-    } else {
-        ""
+    let source = match (spec.demo, a.algo) {
+        (true, Algo::Jump) => {
+            " (built-in demo, every weight 1 for jump; --node or --nodes for yours)"
+        }
+        (true, _) => " (built-in demo cluster: give --node or --nodes to analyze yours)",
+        (false, _) => "",
     };
     line!(out, "ringroute analyze: {} nodes{source}", spec.len());
-    line!(out, "structure: {}", a.structure);
+    line!(
+        out,
+        "structure: {} (built in {})",
+        a.structure,
+        duration(a.build_time)
+    );
+    line!(
+        out,
+        "lookup:    ~{:.1} ns per key (rough: median of timed batches of already-hashed keys)",
+        a.lookup_ns
+    );
     line!(
         out,
         "keys:      {} (key-0 … key-{}), hashed once and reused by every experiment",
         count(a.keys),
         a.keys - 1
+    );
+    if let Some(ties) = a.ties {
+        tie_warning(out, spec, ties);
+    }
+}
+
+/// Warns about ring points that share a position; silent when none do.
+pub fn tie_warning(out: &mut String, spec: &ClusterSpec, ties: Ties) {
+    if ties.tied == 0 {
+        return;
+    }
+    let short = spec
+        .nodes
+        .iter()
+        .filter(|n| n.name.len() < SHORT_NAME)
+        .count();
+    line!(
+        out,
+        "warning: {} of {} ring points tie with another point, so their arcs are empty;",
+        count(ties.tied),
+        count(ties.points)
+    );
+    line!(
+        out,
+        "         node names shorter than {SHORT_NAME} bytes collide under ring spec v1 ({short} such here): see"
+    );
+    line!(
+        out,
+        "         docs/ring-spec.md, \"Known weakness of v1: node names of 1 to 3 bytes\""
     );
 }
 
@@ -64,7 +104,7 @@ fn loads(out: &mut String, a: &Analysis, labels: &Labels) {
         "exact",
         "load"
     );
-    for (n, label) in a.nodes.iter().zip(&labels.nodes) {
+    for (n, label) in a.nodes.iter().zip(&labels.names) {
         let sampled = n.share(a.keys);
         line!(
             out,
@@ -94,10 +134,17 @@ fn loads(out: &mut String, a: &Analysis, labels: &Labels) {
         out,
         "sampled = share of the keys; ideal = weight / total weight; load = sampled / ideal;"
     );
-    line!(
-        out,
-        "exact = share of the hash space the node owns (Ring::ownership), no sampling"
-    );
+    match exact_source(a.algo) {
+        Some(source) => line!(
+            out,
+            "exact = share of the hash space the node owns ({source})"
+        ),
+        None => line!(
+            out,
+            "exact = -: {} has no exact share to compute",
+            a.algo.name()
+        ),
+    }
 }
 
 fn balance(out: &mut String, a: &Analysis) {
@@ -129,19 +176,28 @@ fn balance(out: &mut String, a: &Analysis) {
     );
 }
 
+/// Where exact shares come from, for algorithms that have them.
+fn exact_source(algo: Algo) -> Option<&'static str> {
+    match algo {
+        Algo::Ring => Some("Ring::ownership, summed arcs, no sampling"),
+        Algo::Maglev => Some("its table slots / M, no sampling"),
+        Algo::Jump | Algo::Rendezvous => None,
+    }
+}
+
 fn removals(out: &mut String, a: &Analysis, labels: &Labels) {
     let w = labels.width;
     line!(out);
     line!(
         out,
-        "REMOVING ONE NODE (rebuilt without it, every key routed again)"
+        "REMOVING ONE NODE (Cluster::remove, every key routed again)"
     );
     if a.removals.is_empty() {
         line!(out, "(a one-node cluster cannot lose a node)");
         return;
     }
     movement_header(out, w, "went to", "only its keys moved");
-    for (m, label) in a.removals.iter().zip(&labels.nodes) {
+    for (m, label) in a.removals.iter().zip(&labels.names) {
         movement_row(out, m, label, w, a.keys);
     }
     line!(
@@ -161,7 +217,7 @@ fn addition(out: &mut String, a: &Analysis, labels: &Labels) {
         weight(m.weight)
     );
     movement_header(out, w, "came from", "only keys to it moved");
-    movement_row(out, m, &labels.added, w, a.keys);
+    movement_row(out, m, &labels.names[a.nodes.len()], w, a.keys);
     line!(
         out,
         "ideal = the new node's weight share of the grown cluster; exact = its hash space"
@@ -185,7 +241,12 @@ fn movement_row(out: &mut String, m: &Movement, label: &str, w: usize, keys: u64
     let verdict = if m.stray == 0 {
         "yes".to_string()
     } else {
-        format!("NO: {} others", count(m.stray))
+        // Maglev refills its table, so a few bystanders move: say how many.
+        format!(
+            "no: +{} others ({})",
+            count(m.stray),
+            pct(m.stray as f64 / keys as f64)
+        )
     };
     line!(
         out,
@@ -215,7 +276,7 @@ fn chart(out: &mut String, a: &Analysis, labels: &Labels) {
         "KEYS PER NODE (a full bar is {} keys; │ marks the ideal when a bar falls short)",
         count(max.round() as u64)
     );
-    for (n, label) in a.nodes.iter().zip(&labels.nodes) {
+    for (n, label) in a.nodes.iter().zip(&labels.names) {
         line!(
             out,
             "{:<w$}  {}  {:>11}  {:>7}",
@@ -248,131 +309,9 @@ fn bar(value: f64, mark: f64, max: f64, width: usize) -> String {
     cells.into_iter().collect()
 }
 
-/// Node names as the tables show them: short enough for the name column,
-/// yet still telling the nodes apart.
-struct Labels {
-    /// In node order, like `Analysis::nodes` and `Analysis::removals`.
-    nodes: Vec<String>,
-    added: String,
-    width: usize,
-}
-
-impl Labels {
-    fn new(a: &Analysis) -> Self {
-        let names: Vec<&str> = a.nodes.iter().map(|n| n.name.as_str()).collect();
-        let nodes = shorten(&names, MAX_NAME);
-        let added = shorten(&[a.addition.node.as_str()], MAX_NAME).remove(0);
-        let width = nodes
-            .iter()
-            .chain([&added])
-            .map(|l| l.chars().count())
-            .chain(["node".len()])
-            .max()
-            .unwrap_or(0);
-        Labels {
-            nodes,
-            added,
-            width,
-        }
-    }
-}
-
-/// Fits each name into `width` characters. Long names in real clusters
-/// usually share a long prefix (a naming scheme, a domain) and differ in a
-/// few characters after it, and often end in a telling suffix (a port), so
-/// a name that is too long loses the prefix all names share, then its
-/// middle; names that fit are left whole.
-fn shorten(names: &[&str], width: usize) -> Vec<String> {
-    let shared = if names.len() > 1 {
-        common_prefix(names)
-    } else {
-        0
-    };
-    names
-        .iter()
-        .map(|name| {
-            let mut chars: Vec<char> = name.chars().collect();
-            if chars.len() <= width {
-                return name.to_string();
-            }
-            if shared > 1 {
-                chars.splice(..shared, ['…']);
-            }
-            if chars.len() > width {
-                let head = (width - 1) / 2;
-                let tail = width - 1 - head;
-                chars.splice(head..chars.len() - tail, ['…']);
-            }
-            chars.into_iter().collect()
-        })
-        .collect()
-}
-
-/// Characters all `names` start with, short of the shortest name, so that
-/// every name keeps at least one character of its own.
-fn common_prefix(names: &[&str]) -> usize {
-    let shortest = names.iter().map(|n| n.chars().count()).min().unwrap_or(0);
-    let first: Vec<char> = names[0].chars().collect();
-    (0..shortest.saturating_sub(1))
-        .take_while(|&i| names.iter().all(|n| n.chars().nth(i) == Some(first[i])))
-        .count()
-}
-
-/// `1234567` as `1,234,567`.
-pub fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn pct(share: f64) -> String {
-    format!("{:.2}%", share * 100.0)
-}
-
-fn opt_pct(share: Option<f64>) -> String {
-    share.map_or("-".to_string(), pct)
-}
-
-/// Up to three decimals, trailing zeros dropped: `1`, `0.5`, `1.333`.
-fn weight(w: f64) -> String {
-    let s = format!("{w:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    s.to_string()
-}
-
-fn nodes(k: usize) -> String {
-    if k == 1 {
-        "1 node".to_string()
-    } else {
-        format!("{k} nodes")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn counts_get_separators() {
-        assert_eq!(count(0), "0");
-        assert_eq!(count(999), "999");
-        assert_eq!(count(1000), "1,000");
-        assert_eq!(count(1_234_567), "1,234,567");
-    }
-
-    #[test]
-    fn weights_are_short() {
-        assert_eq!(weight(1.0), "1");
-        assert_eq!(weight(0.5), "0.5");
-        assert_eq!(weight(14.0 / 3.0), "4.667");
-        assert_eq!(weight(10.0), "10");
-    }
 
     #[test]
     fn bars_scale_with_eighths_and_mark_the_ideal() {
@@ -383,20 +322,5 @@ mod tests {
         assert_eq!(bar(0.0, 0.0, 10.0, 3), "   ");
         assert_eq!(bar(0.0, 1.0, 10.0, 3), "│  ");
         assert!(bar(5.0, 5.0, 10.0, 40).chars().count() == 40);
-    }
-
-    #[test]
-    fn long_names_are_cut_but_stay_distinct() {
-        assert_eq!(shorten(&["abcd", "abcdefgh"], 6), ["abcd", "…defgh"]);
-        assert_eq!(shorten(&["abcdefgh"], 5), ["ab…gh"]);
-        let names: Vec<String> = (0..100)
-            .map(|i| format!("very-long-hostname-{i:03}.eu-west-1.internal:6379"))
-            .collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let short = shorten(&names, 24);
-        assert_eq!(short[7], "…07.eu-west…nternal:6379");
-        assert!(short.iter().all(|s| s.chars().count() <= 24));
-        let distinct: std::collections::HashSet<_> = short.iter().collect();
-        assert_eq!(distinct.len(), 100);
     }
 }

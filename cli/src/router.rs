@@ -1,17 +1,105 @@
 //! Placement algorithms behind one small interface.
 //!
-//! Subcommands talk to a [`Router`], never to `ringroute::Ring` directly,
-//! and routers answer with the caller's member ids rather than the
-//! library's node indices. That keeps ids comparable between a cluster and
-//! the same cluster minus (or plus) a node, and lets another algorithm
-//! (`--algo jump|rendezvous|maglev`) slot in as one more implementation.
+//! Subcommands talk to a [`Router`], never to a `ringroute` cluster
+//! directly, and routers answer with the caller's member ids rather than
+//! the library's node indices. That keeps ids comparable between a cluster
+//! and the same cluster minus (or plus) a node, and across algorithms.
+//!
+//! Every algorithm is a `ringroute::Cluster<P, u32>` (the payload is the
+//! member id) wrapped by one generic [`Placed`]; the little that differs
+//! per algorithm (exact shares, a description, ring ties) sits in [`Kind`].
+//! Membership changes go through the cluster's own `remove`, `add_with`
+//! and `set_state`, so experiments see exactly what a client of the
+//! library would: memento removals for jump, table refills for Maglev.
 
-use ringroute::{NodeIndex, Ring};
+use clap::{Args, ValueEnum};
+use ringroute::jump::JumpIndex;
+use ringroute::maglev::{DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, MaglevTable, is_prime};
+use ringroute::rendezvous::RendezvousIndex;
+use ringroute::{Cluster, NodeIndex, NodeState, Placement, RingIndex};
 
 use crate::cluster::Member;
 use crate::error::CliError;
+use crate::text::{count, weight};
 
-/// A placement algorithm over a fixed member list, all members up.
+/// The sticky algorithms the CLI can route with.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algo {
+    /// Native hash ring (spec v1): weighted virtual nodes
+    Ring,
+    /// Jump hash with MementoHash removals: unweighted, every weight must be 1;
+    /// a node's bucket is its position in the node list
+    Jump,
+    /// Weighted rendezvous (highest random weight): scores every node per key
+    Rendezvous,
+    /// Maglev lookup table of --table-size slots, weighted
+    Maglev,
+}
+
+impl Algo {
+    pub const ALL: [Algo; 4] = [Algo::Ring, Algo::Jump, Algo::Rendezvous, Algo::Maglev];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Algo::Ring => "ring",
+            Algo::Jump => "jump",
+            Algo::Rendezvous => "rendezvous",
+            Algo::Maglev => "maglev",
+        }
+    }
+
+    /// Where a down node's keys go, for failure reports.
+    pub fn failover(self) -> &'static str {
+        match self {
+            Algo::Ring => "each key goes to the next up node clockwise (its second replica)",
+            Algo::Jump => "each key is re-hashed until it lands on an up node",
+            Algo::Rendezvous => "each key goes to the up node with its next-highest score",
+            Algo::Maglev => "each key walks the table to the next slot of an up node",
+        }
+    }
+}
+
+/// The algorithm options shared by `route` and `analyze`.
+#[derive(Args, Debug, Clone)]
+pub struct AlgoArgs {
+    /// Placement algorithm
+    #[arg(long, value_enum, value_name = "ALGO", default_value_t = Algo::Ring)]
+    pub algo: Algo,
+
+    /// Maglev table size: a prime larger than the node count (ideally 100 × nodes or more)
+    #[arg(
+        long = "table-size",
+        value_name = "M",
+        default_value_t = DEFAULT_TABLE_SIZE,
+        value_parser = parse_table_size,
+    )]
+    pub table_size: u32,
+}
+
+fn parse_table_size(text: &str) -> Result<u32, String> {
+    let size: u32 = text
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not a whole number"))?;
+    if size > MAX_TABLE_SIZE {
+        Err(format!(
+            "{size} is larger than the maximum, {MAX_TABLE_SIZE}"
+        ))
+    } else if !is_prime(size) {
+        Err(format!("{size} is not a prime number (65537 is)"))
+    } else {
+        Ok(size)
+    }
+}
+
+/// Everything a router needs besides its members.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    pub algo: Algo,
+    pub vnodes: u32,
+    pub table_size: u32,
+}
+
+/// A placement algorithm over a member list.
 pub trait Router {
     /// The member serving a key hash (`ringroute::hash::key_hash`), or
     /// `None` when no member can serve it.
@@ -27,6 +115,19 @@ pub trait Router {
     /// One line on how the structure was built, for reports.
     fn describe(&self) -> String;
 
+    /// Ring points that share their position with another point; `None`
+    /// for algorithms without points.
+    fn ties(&self) -> Option<Ties>;
+
+    /// The same cluster after removing member `id` (as a client would).
+    fn without(&self, id: u32) -> Result<Box<dyn Router>, CliError>;
+
+    /// The same cluster after adding `member` (as a client would).
+    fn with(&self, member: Member<'_>) -> Result<Box<dyn Router>, CliError>;
+
+    /// Marks member `id` up or down; nothing is rebuilt.
+    fn set_up(&mut self, id: u32, up: bool) -> Result<(), CliError>;
+
     /// Routes many hashes at once; one dynamic call per batch keeps the
     /// per-key loop monomorphic. Fails if any hash has no member.
     fn route_batch(&self, hashes: &[u64], out: &mut [u32]) -> Result<(), CliError> {
@@ -37,73 +138,230 @@ pub trait Router {
     }
 }
 
+/// Ring points at the same position as a neighbour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ties {
+    /// Points equal to the point before them: each one is an arc of length
+    /// zero, so its node gets no keys from it.
+    pub tied: u64,
+    pub points: u64,
+}
+
 fn no_member() -> CliError {
     CliError::runtime("no node is up to serve a key")
 }
 
-/// Builds the router for `members`; errors (too many points, say) are the
-/// user's to fix, hence usage errors.
-pub fn build(vnodes: u32, members: &[Member<'_>]) -> Result<Box<dyn Router>, CliError> {
-    RingRouter::build(vnodes, members).map(|r| Box::new(r) as Box<dyn Router>)
+/// The first member jump cannot take: jump has no notion of weight.
+pub fn unweighted_conflict<'a>(members: &[Member<'a>]) -> Option<Member<'a>> {
+    members.iter().copied().find(|m| m.weight != 1.0)
 }
 
-/// The native `ringroute` ring.
-pub struct RingRouter {
-    ring: Ring<u32>,
+/// Builds the router for `members`; errors (a weight jump cannot honour,
+/// too many points, a table too small) are the user's to fix, hence usage
+/// errors.
+pub fn build(config: Config, members: &[Member<'_>]) -> Result<Box<dyn Router>, CliError> {
+    match config.algo {
+        Algo::Ring => Placed::build(RingIndex::new(config.vnodes).map_err(usage)?, members),
+        Algo::Jump => {
+            if let Some(m) = unweighted_conflict(members) {
+                // Jump would refuse it anyway; saying which node and what to
+                // use instead saves a round trip.
+                return Err(CliError::usage(format!(
+                    "--algo jump is unweighted: every node needs weight 1, but \"{}\" has weight {} \
+                     (use ring, rendezvous or maglev for weighted nodes)",
+                    m.name,
+                    weight(m.weight)
+                )));
+            }
+            Placed::build(JumpIndex::new(), members)
+        }
+        Algo::Rendezvous => Placed::build(RendezvousIndex::new(), members),
+        Algo::Maglev => {
+            check_table_size(config.table_size, members.len())?;
+            Placed::build(MaglevTable::new(config.table_size).map_err(usage)?, members)
+        }
+    }
+}
+
+fn check_table_size(size: u32, nodes: usize) -> Result<(), CliError> {
+    if nodes as u64 >= u64::from(size) {
+        return Err(CliError::usage(format!(
+            "--table-size {size} is too small for {nodes} nodes: maglev needs a prime larger \
+             than the node count"
+        )));
+    }
+    Ok(())
+}
+
+fn usage(e: ringroute::Error) -> CliError {
+    CliError::usage(e.to_string())
+}
+
+/// What differs between the algorithms, beyond `Placement` itself.
+trait Kind: Placement + 'static {
+    fn exact(_cluster: &Cluster<Self, u32>) -> Option<Vec<(NodeIndex, f64)>> {
+        None
+    }
+
+    fn describe(cluster: &Cluster<Self, u32>) -> String;
+
+    fn ties(_cluster: &Cluster<Self, u32>) -> Option<Ties> {
+        None
+    }
+}
+
+impl Kind for RingIndex {
+    fn exact(ring: &Cluster<Self, u32>) -> Option<Vec<(NodeIndex, f64)>> {
+        Some(ring.ownership())
+    }
+
+    fn describe(ring: &Cluster<Self, u32>) -> String {
+        format!(
+            "ring, {} vnodes per unit weight, {} points",
+            ring.vnodes(),
+            count(ring.point_count() as u64)
+        )
+    }
+
+    fn ties(ring: &Cluster<Self, u32>) -> Option<Ties> {
+        let mut tied = 0;
+        let mut previous = None;
+        // Points come sorted, so equal points are adjacent.
+        for (point, _) in ring.points() {
+            if previous == Some(point) {
+                tied += 1;
+            }
+            previous = Some(point);
+        }
+        Some(Ties {
+            tied,
+            points: ring.point_count() as u64,
+        })
+    }
+}
+
+impl Kind for JumpIndex {
+    fn describe(jump: &Cluster<Self, u32>) -> String {
+        format!(
+            "jump with memento removals, {} buckets, unweighted",
+            jump.placement().buckets()
+        )
+    }
+}
+
+impl Kind for RendezvousIndex {
+    fn describe(hrw: &Cluster<Self, u32>) -> String {
+        format!(
+            "weighted rendezvous (log method), {} scored per key",
+            crate::text::nodes(hrw.len())
+        )
+    }
+}
+
+impl Kind for MaglevTable {
+    fn exact(maglev: &Cluster<Self, u32>) -> Option<Vec<(NodeIndex, f64)>> {
+        let size = f64::from(maglev.table_size());
+        Some(
+            maglev
+                .entries_per_node()
+                .into_iter()
+                .map(|(i, slots)| (i, slots as f64 / size))
+                .collect(),
+        )
+    }
+
+    fn describe(maglev: &Cluster<Self, u32>) -> String {
+        format!(
+            "maglev, table of {} slots",
+            count(u64::from(maglev.table_size()))
+        )
+    }
+}
+
+/// A `ringroute` cluster whose payloads are member ids.
+struct Placed<P> {
+    cluster: Cluster<P, u32>,
     /// Member id by `NodeIndex`: a flat array is cheaper per key than the
-    /// ring's node table, and `route_batch` does it millions of times.
+    /// cluster's node table, and `route_batch` does it millions of times.
     ids: Vec<u32>,
 }
 
-impl RingRouter {
-    pub fn build(vnodes: u32, members: &[Member<'_>]) -> Result<Self, CliError> {
-        // The payload carries the member id through the builder, so no
-        // assumption about how the ring numbers its nodes is needed.
-        let ring = members
+impl<P: Kind> Placed<P> {
+    fn build(placement: P, members: &[Member<'_>]) -> Result<Box<dyn Router>, CliError> {
+        // The payload carries the member id through the library, so no
+        // assumption about how it numbers its nodes is needed.
+        let nodes = members
             .iter()
-            .fold(Ring::<u32>::builder().vnodes(vnodes), |b, m| {
-                b.node_with(m.name, m.weight, m.id)
-            })
-            .build()
-            .map_err(|e| CliError::usage(e.to_string()))?;
-        let mut ids = vec![u32::MAX; ring.nodes().capacity()];
-        for (index, node) in ring.iter() {
-            ids[index.as_usize()] = *node.payload();
-        }
-        Ok(RingRouter { ring, ids })
+            .map(|m| (m.name, m.weight, NodeState::Up, m.id));
+        let cluster = Cluster::from_nodes(placement, nodes).map_err(usage)?;
+        Ok(Self::boxed(cluster))
     }
 
+    fn boxed(cluster: Cluster<P, u32>) -> Box<dyn Router> {
+        let mut ids = vec![u32::MAX; cluster.nodes().capacity()];
+        for (index, node) in cluster.iter() {
+            ids[index.as_usize()] = *node.payload();
+        }
+        Box::new(Placed { cluster, ids })
+    }
+
+    fn name_of(&self, id: u32) -> Result<&[u8], CliError> {
+        self.cluster
+            .iter()
+            .find(|(_, node)| *node.payload() == id)
+            .map(|(_, node)| node.name())
+            .ok_or_else(|| CliError::runtime(format!("internal error: no member with id {id}")))
+    }
+
+    #[inline]
     fn id(&self, index: NodeIndex) -> u32 {
         self.ids[index.as_usize()]
     }
 }
 
-impl Router for RingRouter {
+impl<P: Kind> Router for Placed<P> {
     #[inline]
     fn route_hash(&self, hash: u64) -> Option<u32> {
-        self.ring.route_hash(hash).map(|i| self.id(i))
+        self.cluster.route_hash(hash).map(|i| self.id(i))
     }
 
     fn replicas_hash(&self, hash: u64, n: usize, out: &mut Vec<u32>) {
         out.clear();
-        out.extend(self.ring.replicas_hash(hash).take(n).map(|i| self.id(i)));
+        let replicas = self.cluster.route_n_hash(hash, n);
+        out.extend(replicas.iter().map(|&i| self.id(i)));
     }
 
     fn exact_shares(&self) -> Option<Vec<(u32, f64)>> {
-        Some(
-            self.ring
-                .ownership()
-                .into_iter()
-                .map(|(i, share)| (self.id(i), share))
-                .collect(),
-        )
+        let shares = P::exact(&self.cluster)?;
+        Some(shares.into_iter().map(|(i, s)| (self.id(i), s)).collect())
     }
 
     fn describe(&self) -> String {
-        format!(
-            "ring, {} vnodes per unit weight, {} points",
-            self.ring.vnodes(),
-            crate::report::count(self.ring.point_count() as u64)
-        )
+        P::describe(&self.cluster)
+    }
+
+    fn ties(&self) -> Option<Ties> {
+        P::ties(&self.cluster)
+    }
+
+    fn without(&self, id: u32) -> Result<Box<dyn Router>, CliError> {
+        let mut cluster = self.cluster.clone();
+        cluster.remove(self.name_of(id)?).map_err(usage)?;
+        Ok(Self::boxed(cluster))
+    }
+
+    fn with(&self, member: Member<'_>) -> Result<Box<dyn Router>, CliError> {
+        let mut cluster = self.cluster.clone();
+        cluster
+            .add_with(member.name, member.weight, member.id)
+            .map_err(usage)?;
+        Ok(Self::boxed(cluster))
+    }
+
+    fn set_up(&mut self, id: u32, up: bool) -> Result<(), CliError> {
+        let name = self.name_of(id)?.to_vec();
+        let state = if up { NodeState::Up } else { NodeState::Down };
+        self.cluster.set_state(&name, state).map_err(usage)?;
+        Ok(())
     }
 }

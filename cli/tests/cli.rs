@@ -10,6 +10,10 @@ use std::process::{Command, Output, Stdio};
 
 use ringroute::Ring;
 
+/// Tests of `--algo`, `--compare`, `--fail` and the tie warning.
+#[path = "cli/algorithms.rs"]
+mod algorithms;
+
 fn ringroute(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ringroute"))
         .args(args)
@@ -58,6 +62,19 @@ fn ring(nodes: &[(&str, f64)]) -> Ring {
 
 fn expected_primary(ring: &Ring, key: &str) -> String {
     ring[ring.route(key).unwrap()].name_lossy().into_owned()
+}
+
+/// `1234567` as `1,234,567`, as reports print counts.
+fn format_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Asserts a one-line error, the exit code, and no panic output.
@@ -304,6 +321,8 @@ fn analyze_demo_cluster_prints_every_section() {
         "std deviation",
         "REMOVING ONE NODE",
         "ADDING ONE NODE: added-node with weight 1.4",
+        "FAILURE",
+        "lookup:",
         "KEYS PER NODE",
         "█",
     ] {
@@ -311,10 +330,24 @@ fn analyze_demo_cluster_prints_every_section() {
     }
     for i in 1..=10 {
         let name = format!("cache-{i:02}.demo:11211");
-        // Load table, removal table and chart.
-        assert_eq!(text.matches(&name).count(), 3, "{name} in:\n{text}");
+        // Load table, removal table, failure section (the failed node or a
+        // destination of its keys) and chart.
+        assert_eq!(text.matches(&name).count(), 4, "{name} in:\n{text}");
     }
-    assert!(!text.contains("NO:"), "a removal moved other keys:\n{text}");
+    assert!(
+        text.contains("FAILURE: cache-01.demo:11211 marked down (ring"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("no: +"),
+        "a removal moved other keys:\n{text}"
+    );
+    assert!(
+        !text.contains("NO:"),
+        "the failure moved other keys:\n{text}"
+    );
+    // Names of 4+ bytes never tie under ring spec v1.
+    assert!(!text.contains("warning"), "{text}");
     assert!(
         text.lines().all(|l| l.chars().count() <= 100),
         "lines wider than 100 columns:\n{text}"
@@ -351,14 +384,7 @@ fn analyze_removal_moves_only_the_removed_nodes_keys() {
             .entry(expected_primary(&ring, &format!("key-{i}")))
             .or_insert(0u64) += 1;
     }
-    let fmt = |n: u64| {
-        let s = n.to_string();
-        if s.len() > 3 {
-            format!("{},{}", &s[..s.len() - 3], &s[s.len() - 3..])
-        } else {
-            s
-        }
-    };
+    let fmt = format_count;
 
     let loads = table(&text, "LOAD PER NODE");
     assert_eq!(loads.len(), 4, "{loads:?}");
