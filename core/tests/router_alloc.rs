@@ -62,6 +62,10 @@ fn routing_and_leases_do_not_allocate() {
             let snap = router.snapshot();
             sink += snap.route_n_into(k, &mut out);
             sink += snap.failover(k).take(4).count();
+            router
+                .pick()
+                .unwrap()
+                .success(std::time::Duration::from_micros(20));
             let lease = router.lease(k).unwrap();
             sink += lease.node().as_usize();
             lease.success(std::time::Duration::from_micros(50));

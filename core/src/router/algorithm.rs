@@ -3,8 +3,11 @@
 //! lookup path).
 
 use crate::error::Result;
+use crate::jump::JumpIndex;
+use crate::maglev::MaglevTable;
 use crate::node::{NodeIndex, NodeTable};
 use crate::placement::{Liveness, Placement};
+use crate::rendezvous::RendezvousIndex;
 use crate::ring::{DEFAULT_VNODES, RingIndex};
 
 /// Which sticky algorithm a router places keys with, and its parameters.
@@ -15,6 +18,16 @@ pub enum Algorithm {
     Ring {
         /// Virtual nodes per unit weight.
         vnodes: u32,
+    },
+    /// Jump consistent hash with MementoHash removals (unweighted: every
+    /// node must have weight 1).
+    Jump,
+    /// Weighted rendezvous hashing (highest random weight, log method).
+    Rendezvous,
+    /// Maglev with a prime lookup table of `table_size` entries.
+    Maglev {
+        /// Entries in the lookup table: a prime larger than the node count.
+        table_size: u32,
     },
 }
 
@@ -31,6 +44,9 @@ impl Algorithm {
     pub fn placement(&self) -> Result<AnyPlacement> {
         Ok(match *self {
             Algorithm::Ring { vnodes } => AnyPlacement::Ring(RingIndex::new(vnodes)?),
+            Algorithm::Jump => AnyPlacement::Jump(JumpIndex::new()),
+            Algorithm::Rendezvous => AnyPlacement::Rendezvous(RendezvousIndex::new()),
+            Algorithm::Maglev { table_size } => AnyPlacement::Maglev(MaglevTable::new(table_size)?),
         })
     }
 }
@@ -41,12 +57,21 @@ impl Algorithm {
 pub enum AnyPlacement {
     /// The native ring.
     Ring(RingIndex),
+    /// Jump with MementoHash.
+    Jump(JumpIndex),
+    /// Weighted rendezvous.
+    Rendezvous(RendezvousIndex),
+    /// Maglev.
+    Maglev(MaglevTable),
 }
 
 macro_rules! dispatch {
     ($self:expr, $p:ident => $e:expr) => {
         match $self {
             AnyPlacement::Ring($p) => $e,
+            AnyPlacement::Jump($p) => $e,
+            AnyPlacement::Rendezvous($p) => $e,
+            AnyPlacement::Maglev($p) => $e,
         }
     };
 }
@@ -56,6 +81,7 @@ impl AnyPlacement {
     pub fn as_ring(&self) -> Option<&RingIndex> {
         match self {
             AnyPlacement::Ring(r) => Some(r),
+            _ => None,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::algorithm::AnyPlacement;
 use super::lease::NodeStats;
+use super::picker::PickerKind;
 use super::snapshot::{HealthView, Members, NodeHealth, Snapshot};
 use crate::cluster::Cluster;
 use crate::error::Result;
@@ -18,6 +19,7 @@ pub(crate) struct Control<T> {
     pub outlier: Option<OutlierDetector>,
     pub phi: Option<PhiDetector>,
     pub unreachable: Vec<bool>,
+    picker: PickerKind,
     members: Option<Arc<Members<T>>>,
     version: u64,
 }
@@ -27,6 +29,7 @@ impl<T: Clone> Control<T> {
         cluster: Cluster<AnyPlacement, T>,
         outlier: Option<OutlierDetector>,
         phi: Option<PhiDetector>,
+        picker: PickerKind,
     ) -> Self {
         let mut control = Control {
             cluster,
@@ -34,6 +37,7 @@ impl<T: Clone> Control<T> {
             outlier,
             phi,
             unreachable: Vec::new(),
+            picker,
             members: None,
             version: 0,
         };
@@ -90,6 +94,7 @@ impl<T: Clone> Control<T> {
         self.members = Some(Arc::new(Members {
             table: self.cluster.nodes.clone(),
             placement: self.cluster.placement.clone(),
+            picker: self.picker.build(&self.cluster.nodes),
             stats: self.stats.clone(),
         }));
         self.publish_health()

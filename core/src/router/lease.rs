@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::Router;
 use crate::node::NodeIndex;
+use crate::pick::PeakEwmaCell;
 
 /// Counters of one node, shared by every snapshot the node appears in, so
 /// they survive membership updates. Updated lock-free by request threads.
@@ -16,6 +17,7 @@ pub struct NodeStats {
     consecutive_failures: AtomicU32,
     successes: AtomicU64,
     failures: AtomicU64,
+    latency: PeakEwmaCell,
 }
 
 impl NodeStats {
@@ -39,17 +41,24 @@ impl NodeStats {
         self.failures.load(Ordering::Relaxed)
     }
 
+    /// Peak-EWMA of the node's successful request latencies.
+    pub fn latency(&self) -> &PeakEwmaCell {
+        &self.latency
+    }
+
     pub(crate) fn start(&self) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Ends a request; returns the consecutive-failure count after it.
-    pub(crate) fn finish(&self, outcome: Outcome) -> u32 {
+    /// Ends a request at `now` (EWMA time constant `decay`); returns the
+    /// consecutive-failure count after it.
+    pub(crate) fn finish(&self, outcome: Outcome, now: Duration, decay: Duration) -> u32 {
         let _ = self
             .in_flight
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
         match outcome {
-            Outcome::Success(_) => {
+            Outcome::Success(rtt) => {
+                self.latency.observe(rtt, now, decay);
                 self.successes.fetch_add(1, Ordering::Relaxed);
                 self.consecutive_failures.store(0, Ordering::Relaxed);
                 0
@@ -146,6 +155,12 @@ impl<'r, T: Clone + Send + Sync + 'static> Lease<'r, T> {
     /// The request failed in a way that counts against the node.
     pub fn failure(mut self) {
         self.end(Outcome::Failure);
+    }
+
+    /// Turns the lease into an owned [`Ticket`] (to finish later with
+    /// [`Router::finish`]); the request stays in flight.
+    pub fn into_ticket(mut self) -> Ticket {
+        self.ticket.take().expect("live lease")
     }
 
     fn end(&mut self, outcome: Outcome) {

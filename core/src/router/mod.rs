@@ -43,6 +43,7 @@
 mod algorithm;
 mod control;
 mod lease;
+mod picker;
 mod snapshot;
 
 use std::sync::Arc;
@@ -54,6 +55,7 @@ use parking_lot::Mutex;
 
 pub use algorithm::{Algorithm, AnyPlacement};
 pub use lease::{Lease, NodeStats, Outcome, Ticket};
+pub use picker::PickerKind;
 pub use snapshot::{Failover, NodeHealth, Snapshot};
 
 use crate::cluster::Cluster;
@@ -65,6 +67,7 @@ use crate::health::{
 use crate::node::{NodeIndex, NodeState};
 use crate::ring::{LoadBound, Loads, Replicas};
 use control::Control;
+use picker::SnapshotLoads;
 
 /// A routing table shared by many threads; see the [module docs](self).
 ///
@@ -85,6 +88,7 @@ struct Inner<T> {
     current: ArcSwap<Snapshot<T>>,
     control: Mutex<Control<T>>,
     clock: Arc<dyn Clock>,
+    decay: Duration,
     failure_threshold: u32,
     load_bound: Option<LoadBound>,
     in_flight: AtomicU64,
@@ -159,6 +163,28 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
         self.start_on(&snapshot, node)
     }
 
+    /// Picks a node for a request without a key (the configured
+    /// [`PickerKind`]) and starts the request on it. `None` when no node is up.
+    pub fn pick(&self) -> Option<Lease<'_, T>> {
+        let snapshot = self.inner.current.load();
+        let now = self.now();
+        let loads = SnapshotLoads {
+            snapshot: &snapshot,
+            decay: self.inner.decay,
+        };
+        let node = snapshot
+            .members
+            .picker
+            .pick(&snapshot.health, &loads, now)?;
+        Some(Lease::new(self, self.ticket_at(&snapshot, node, now)?))
+    }
+
+    /// Like [`pick`](Router::pick), but returns an owned [`Ticket`] for
+    /// [`finish`](Router::finish).
+    pub fn pick_ticket(&self) -> Option<Ticket> {
+        self.pick().map(Lease::into_ticket)
+    }
+
     /// Starts a request on `node` of `snapshot` (for failover loops over
     /// [`Snapshot::failover`]). `None` if the node is not a member.
     pub fn start_on(&self, snapshot: &Snapshot<T>, node: NodeIndex) -> Option<Lease<'_, T>> {
@@ -174,13 +200,17 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
     }
 
     fn ticket(&self, snapshot: &Snapshot<T>, node: NodeIndex) -> Option<Ticket> {
+        self.ticket_at(snapshot, node, self.now())
+    }
+
+    fn ticket_at(&self, snapshot: &Snapshot<T>, node: NodeIndex, now: Duration) -> Option<Ticket> {
         let stats = Arc::clone(snapshot.stats_arc(node)?);
         stats.start();
         self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
         Some(Ticket {
             node,
             stats,
-            started: self.now(),
+            started: now,
         })
     }
 
@@ -190,12 +220,15 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
             .inner
             .in_flight
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
-        let failures = ticket.stats.finish(outcome);
+        let now = match outcome {
+            Outcome::Success(_) | Outcome::Failure => self.now(),
+            Outcome::Abandoned => ticket.started,
+        };
+        let failures = ticket.stats.finish(outcome, now, self.inner.decay);
         if outcome == Outcome::Failure
             && self.inner.failure_threshold > 0
             && failures >= self.inner.failure_threshold
         {
-            let now = self.now();
             let mut control = self.inner.control.lock();
             if control.eject(ticket.node, &ticket.stats, now) {
                 self.inner.current.store(Arc::new(control.publish_health()));
@@ -306,6 +339,7 @@ impl<T: Clone + Send + Sync + Default + 'static> Router<T> {
 /// Configures and builds a [`Router`].
 pub struct RouterBuilder<T = ()> {
     algorithm: Algorithm,
+    picker: PickerKind,
     outlier: Option<OutlierConfig>,
     phi: Option<PhiConfig>,
     clock: Option<Arc<dyn Clock>>,
@@ -317,6 +351,7 @@ impl<T> Default for RouterBuilder<T> {
     fn default() -> Self {
         RouterBuilder {
             algorithm: Algorithm::default(),
+            picker: PickerKind::default(),
             outlier: Some(OutlierConfig::default()),
             phi: None,
             clock: None,
@@ -330,6 +365,12 @@ impl<T: Clone + Send + Sync + 'static> RouterBuilder<T> {
     /// The sticky algorithm (default: the native ring, 160 vnodes).
     pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
         self.algorithm = algorithm;
+        self
+    }
+
+    /// The picker for requests without a key (default: least connections).
+    pub fn picker(mut self, picker: PickerKind) -> Self {
+        self.picker = picker;
         self
     }
 
@@ -379,7 +420,9 @@ impl<T: Clone + Send + Sync + 'static> RouterBuilder<T> {
             .map_or(0, |o| o.config().consecutive_failures);
         let phi = self.phi.map(PhiDetector::new).transpose()?;
         let load_bound = self.load_bound.map(LoadBound::new).transpose()?;
-        let mut control = Control::new(cluster, outlier, phi);
+        self.picker.validate()?;
+        let decay = self.picker.decay();
+        let mut control = Control::new(cluster, outlier, phi, self.picker);
         let first = control.publish_members();
         Ok(Router {
             inner: Arc::new(Inner {
@@ -388,6 +431,7 @@ impl<T: Clone + Send + Sync + 'static> RouterBuilder<T> {
                 clock: self
                     .clock
                     .unwrap_or_else(|| Arc::new(MonotonicClock::default())),
+                decay,
                 failure_threshold,
                 load_bound,
                 in_flight: AtomicU64::new(0),

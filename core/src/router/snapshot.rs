@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::algorithm::AnyPlacement;
 use super::lease::NodeStats;
+use super::picker::AnyPicker;
 use crate::hash::key_hash;
 use crate::node::{Node, NodeIndex, NodeTable};
 use crate::placement::{Liveness, Placement};
@@ -29,6 +30,7 @@ pub enum NodeHealth {
 pub(crate) struct Members<T> {
     pub table: NodeTable<T>,
     pub placement: AnyPlacement,
+    pub picker: AnyPicker,
     pub stats: Vec<Option<Arc<NodeStats>>>,
 }
 
