@@ -155,6 +155,13 @@ typedef struct ringroute_ticket ringroute_ticket;
 typedef uint32_t ringroute_algorithm;
 
 /**
+ * Which picker `ringroute_pick()` uses for requests without a key: one of
+ * the `RINGROUTE_PICKER_*` constants (a plain integer, like
+ * `ringroute_algorithm`).
+ */
+typedef uint32_t ringroute_picker;
+
+/**
  * Passive outlier detection (after Envoy's consecutive-5xx detection):
  * after `consecutive_failures` failed requests in a row a node is ejected
  * for `base_ejection_ms * k` (its `k`-th ejection), at most
@@ -227,6 +234,21 @@ typedef struct ringroute_config {
      */
     uint32_t vnodes;
     /**
+     * Lookup table entries, for `RINGROUTE_ALGORITHM_MAGLEV`: a prime
+     * larger than the node count (default 65537).
+     */
+    uint32_t maglev_table_size;
+    /**
+     * The picker for `ringroute_pick()`: a `RINGROUTE_PICKER_*` value
+     * (default `RINGROUTE_PICKER_LEAST_CONNECTIONS`).
+     */
+    ringroute_picker picker;
+    /**
+     * Time constant of the latency average, in milliseconds, for
+     * `RINGROUTE_PICKER_LEAST_RESPONSE_TIME` (> 0; default 10000).
+     */
+    uint64_t picker_decay_ms;
+    /**
      * Non-zero turns passive outlier detection on (default 1).
      */
     uint32_t outlier_detection;
@@ -246,7 +268,8 @@ typedef struct ringroute_config {
      * Bounded loads for `ringroute_lease` on the ring: a node holding more
      * than `bounded_loads` times its fair share of the in-flight requests
      * passes the key to its next replica. 0 turns it off (the default);
-     * otherwise finite and at least 1 (1.25 is a common choice).
+     * otherwise finite and at least 1 (1.25 is a common choice). The other
+     * algorithms ignore it.
      */
     double bounded_loads;
     /**
@@ -328,6 +351,50 @@ typedef uint32_t ringroute_outcome;
 #define RINGROUTE_ALGORITHM_RING 0
 
 /**
+ * Jump consistent hash with MementoHash removals. Unweighted: every node
+ * must have weight 1 (another valid weight is `RINGROUTE_INVALID_ARGUMENT`).
+ */
+#define RINGROUTE_ALGORITHM_JUMP 1
+
+/**
+ * Weighted rendezvous hashing (highest random weight, log method).
+ */
+#define RINGROUTE_ALGORITHM_RENDEZVOUS 2
+
+/**
+ * Maglev with a lookup table of `maglev_table_size` entries (a prime larger
+ * than the node count).
+ */
+#define RINGROUTE_ALGORITHM_MAGLEV 3
+
+/**
+ * Of two random up nodes, the one with fewer requests in flight per unit
+ * weight (power of two choices, as Envoy's least_request). The default.
+ */
+#define RINGROUTE_PICKER_LEAST_CONNECTIONS 0
+
+/**
+ * Of two random up nodes, the one with the lower peak-EWMA latency times
+ * load (Finagle, linkerd); `picker_decay_ms` is the EWMA time constant.
+ */
+#define RINGROUTE_PICKER_LEAST_RESPONSE_TIME 1
+
+/**
+ * Weighted random (Vose alias table).
+ */
+#define RINGROUTE_PICKER_WEIGHTED_RANDOM 2
+
+/**
+ * Each up node in turn, weights ignored.
+ */
+#define RINGROUTE_PICKER_ROUND_ROBIN 3
+
+/**
+ * nginx's smooth weighted round robin.
+ */
+#define RINGROUTE_PICKER_SMOOTH_WEIGHTED 4
+
+/**
  * The request succeeded; `latency_us` says how long it took.
  */
 #define RINGROUTE_OUTCOME_SUCCESS 0
@@ -386,8 +453,9 @@ const char *ringroute_status_name(int32_t status);
 const char *ringroute_version(void);
 
 /**
- * Fills `*config_out` with the defaults: the native ring with 160 vnodes,
- * outlier detection on with Envoy's defaults (5 failures, 30 s base
+ * Fills `*config_out` with the defaults: the native ring with 160 vnodes
+ * (and a Maglev table size of 65537 should you switch to Maglev), least
+ * connections for keyless picks (10 s latency decay), outlier detection on with Envoy's defaults (5 failures, 30 s base
  * ejection, 300 s max, 10 % max ejected), the heartbeat detector off (with
  * Akka's defaults filled in: threshold 8, 1000 samples, 100 ms min std dev,
  * 0 pause, 1 s first estimate), bounded loads off, the system clock.
@@ -989,6 +1057,29 @@ enum ringroute_status ringroute_lease(const struct ringroute_router *router,
                                       size_t key_len,
                                       uint32_t *node_out,
                                       struct ringroute_ticket **ticket_out);
+
+/**
+ * Picks a node for a request that has no key (with the configured
+ * `picker`: least connections by default) and starts the request on it.
+ * Writes the node's index to `*node_out` and a new ticket to
+ * `*ticket_out`. Only up nodes are picked. Finish the ticket with the
+ * request's outcome and latency: the load-aware pickers learn from them.
+ *
+ * Ownership: as `ringroute_lease()`.
+ *
+ * Thread-safety: safe from any number of threads at once.
+ *
+ * Errors: `RINGROUTE_NULL_POINTER`, `RINGROUTE_EMPTY_RING`,
+ * `RINGROUTE_NO_NODE_UP`. On error no request is started.
+ *
+ * # Safety
+ *
+ * `router` must be NULL or live; `node_out` and `ticket_out` NULL or
+ * writable.
+ */
+enum ringroute_status ringroute_pick(const struct ringroute_router *router,
+                                     uint32_t *node_out,
+                                     struct ringroute_ticket **ticket_out);
 
 /**
  * Starts a request on the node at index `node` (say, a replica from

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ringroute::health::{Clock, ManualClock, OutlierConfig, PhiConfig};
-use ringroute::router::{Algorithm, RouterBuilder};
+use ringroute::router::{Algorithm, PickerKind, RouterBuilder};
 
 use crate::args::{Out, handle};
 use crate::status::{Failure, Result, boundary, boundary_void, ringroute_status};
@@ -18,6 +18,32 @@ pub type ringroute_algorithm = u32;
 /// The native hash ring (spec v1) with `vnodes` points per unit weight. The
 /// default; the golden vectors of `docs/ring-spec.md` hold for it.
 pub const RINGROUTE_ALGORITHM_RING: ringroute_algorithm = 0;
+/// Jump consistent hash with MementoHash removals. Unweighted: every node
+/// must have weight 1 (another valid weight is `RINGROUTE_INVALID_ARGUMENT`).
+pub const RINGROUTE_ALGORITHM_JUMP: ringroute_algorithm = 1;
+/// Weighted rendezvous hashing (highest random weight, log method).
+pub const RINGROUTE_ALGORITHM_RENDEZVOUS: ringroute_algorithm = 2;
+/// Maglev with a lookup table of `maglev_table_size` entries (a prime larger
+/// than the node count).
+pub const RINGROUTE_ALGORITHM_MAGLEV: ringroute_algorithm = 3;
+
+/// Which picker `ringroute_pick()` uses for requests without a key: one of
+/// the `RINGROUTE_PICKER_*` constants (a plain integer, like
+/// `ringroute_algorithm`).
+pub type ringroute_picker = u32;
+
+/// Of two random up nodes, the one with fewer requests in flight per unit
+/// weight (power of two choices, as Envoy's least_request). The default.
+pub const RINGROUTE_PICKER_LEAST_CONNECTIONS: ringroute_picker = 0;
+/// Of two random up nodes, the one with the lower peak-EWMA latency times
+/// load (Finagle, linkerd); `picker_decay_ms` is the EWMA time constant.
+pub const RINGROUTE_PICKER_LEAST_RESPONSE_TIME: ringroute_picker = 1;
+/// Weighted random (Vose alias table).
+pub const RINGROUTE_PICKER_WEIGHTED_RANDOM: ringroute_picker = 2;
+/// Each up node in turn, weights ignored.
+pub const RINGROUTE_PICKER_ROUND_ROBIN: ringroute_picker = 3;
+/// nginx's smooth weighted round robin.
+pub const RINGROUTE_PICKER_SMOOTH_WEIGHTED: ringroute_picker = 4;
 
 /// Passive outlier detection (after Envoy's consecutive-5xx detection):
 /// after `consecutive_failures` failed requests in a row a node is ejected
@@ -69,6 +95,15 @@ pub struct ringroute_config {
     /// Ring points per unit weight, for `RINGROUTE_ALGORITHM_RING`
     /// (1 to 65536; default 160).
     pub vnodes: u32,
+    /// Lookup table entries, for `RINGROUTE_ALGORITHM_MAGLEV`: a prime
+    /// larger than the node count (default 65537).
+    pub maglev_table_size: u32,
+    /// The picker for `ringroute_pick()`: a `RINGROUTE_PICKER_*` value
+    /// (default `RINGROUTE_PICKER_LEAST_CONNECTIONS`).
+    pub picker: ringroute_picker,
+    /// Time constant of the latency average, in milliseconds, for
+    /// `RINGROUTE_PICKER_LEAST_RESPONSE_TIME` (> 0; default 10000).
+    pub picker_decay_ms: u64,
     /// Non-zero turns passive outlier detection on (default 1).
     pub outlier_detection: u32,
     /// Outlier detection settings, read when `outlier_detection` is non-zero.
@@ -80,7 +115,8 @@ pub struct ringroute_config {
     /// Bounded loads for `ringroute_lease` on the ring: a node holding more
     /// than `bounded_loads` times its fair share of the in-flight requests
     /// passes the key to its next replica. 0 turns it off (the default);
-    /// otherwise finite and at least 1 (1.25 is a common choice).
+    /// otherwise finite and at least 1 (1.25 is a common choice). The other
+    /// algorithms ignore it.
     pub bounded_loads: f64,
     /// The clock for latencies, ejections and heartbeats: NULL (the
     /// default) for the monotonic system clock, or a clock from
@@ -110,6 +146,9 @@ impl Default for ringroute_config {
         ringroute_config {
             algorithm: RINGROUTE_ALGORITHM_RING,
             vnodes: ringroute::ring::DEFAULT_VNODES,
+            maglev_table_size: ringroute::maglev::DEFAULT_TABLE_SIZE,
+            picker: RINGROUTE_PICKER_LEAST_CONNECTIONS,
+            picker_decay_ms: millis(ringroute::pick::DEFAULT_DECAY),
             outlier_detection: 1,
             outlier: ringroute_outlier_config {
                 consecutive_failures: outlier.consecutive_failures,
@@ -138,7 +177,26 @@ impl ringroute_config {
             RINGROUTE_ALGORITHM_RING => Ok(Algorithm::Ring {
                 vnodes: self.vnodes,
             }),
+            RINGROUTE_ALGORITHM_JUMP => Ok(Algorithm::Jump),
+            RINGROUTE_ALGORITHM_RENDEZVOUS => Ok(Algorithm::Rendezvous),
+            RINGROUTE_ALGORITHM_MAGLEV => Ok(Algorithm::Maglev {
+                table_size: self.maglev_table_size,
+            }),
             other => Err(Failure::invalid(format!("unknown algorithm {other}"))),
+        }
+    }
+
+    /// The picker this configuration names.
+    pub(crate) fn picker(&self) -> Result<PickerKind> {
+        match self.picker {
+            RINGROUTE_PICKER_LEAST_CONNECTIONS => Ok(PickerKind::LeastConnections),
+            RINGROUTE_PICKER_LEAST_RESPONSE_TIME => Ok(PickerKind::LeastResponseTime {
+                decay: ms(self.picker_decay_ms),
+            }),
+            RINGROUTE_PICKER_WEIGHTED_RANDOM => Ok(PickerKind::WeightedRandom),
+            RINGROUTE_PICKER_ROUND_ROBIN => Ok(PickerKind::RoundRobin),
+            RINGROUTE_PICKER_SMOOTH_WEIGHTED => Ok(PickerKind::SmoothWeighted),
+            other => Err(Failure::invalid(format!("unknown picker {other}"))),
         }
     }
 
@@ -149,7 +207,9 @@ impl ringroute_config {
     ///
     /// `self.clock` must be NULL or point to a live `ringroute_clock`.
     pub(crate) unsafe fn builder(&self) -> Result<RouterBuilder<()>> {
-        let mut builder = RouterBuilder::default().algorithm(self.algorithm()?);
+        let mut builder = RouterBuilder::default()
+            .algorithm(self.algorithm()?)
+            .picker(self.picker()?);
         builder = if self.outlier_detection != 0 {
             builder.outlier_detection(OutlierConfig {
                 consecutive_failures: self.outlier.consecutive_failures,
@@ -181,8 +241,9 @@ impl ringroute_config {
     }
 }
 
-/// Fills `*config_out` with the defaults: the native ring with 160 vnodes,
-/// outlier detection on with Envoy's defaults (5 failures, 30 s base
+/// Fills `*config_out` with the defaults: the native ring with 160 vnodes
+/// (and a Maglev table size of 65537 should you switch to Maglev), least
+/// connections for keyless picks (10 s latency decay), outlier detection on with Envoy's defaults (5 failures, 30 s base
 /// ejection, 300 s max, 10 % max ejected), the heartbeat detector off (with
 /// Akka's defaults filled in: threshold 8, 1000 samples, 100 ms min std dev,
 /// 0 pause, 1 s first estimate), bounded loads off, the system clock.

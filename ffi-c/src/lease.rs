@@ -95,20 +95,49 @@ pub unsafe extern "C" fn ringroute_lease(
 /// A ticket for `key` on the node `Router::lease` chooses (bounded loads
 /// included).
 fn lease(router: &Router<()>, key: &[u8]) -> Result<Ticket> {
-    // The core's lease borrows the router; the ticket a C caller holds must
-    // not. Start an owned ticket on the leased node, then end the lease
-    // without a verdict (it only undoes its in-flight count). If the node
-    // left between the two steps, route again on the new membership.
-    for _ in 0..64 {
-        let Some(lease) = router.lease(key) else {
-            break;
-        };
-        if let Some(ticket) = router.start(lease.node()) {
-            drop(lease);
-            return Ok(ticket);
-        }
+    match router.lease(key) {
+        Some(lease) => Ok(lease.into_ticket()),
+        None => Err(no_node(&router.snapshot())),
     }
-    Err(no_node(&router.snapshot()))
+}
+
+/// Picks a node for a request that has no key (with the configured
+/// `picker`: least connections by default) and starts the request on it.
+/// Writes the node's index to `*node_out` and a new ticket to
+/// `*ticket_out`. Only up nodes are picked. Finish the ticket with the
+/// request's outcome and latency: the load-aware pickers learn from them.
+///
+/// Ownership: as `ringroute_lease()`.
+///
+/// Thread-safety: safe from any number of threads at once.
+///
+/// Errors: `RINGROUTE_NULL_POINTER`, `RINGROUTE_EMPTY_RING`,
+/// `RINGROUTE_NO_NODE_UP`. On error no request is started.
+///
+/// # Safety
+///
+/// `router` must be NULL or live; `node_out` and `ticket_out` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ringroute_pick(
+    router: *const ringroute_router,
+    node_out: *mut u32,
+    ticket_out: *mut *mut ringroute_ticket,
+) -> ringroute_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live router or NULL.
+        let router = &unsafe { handle(router, "router") }?.router;
+        // SAFETY: the caller promises a writable u32 or NULL.
+        let node_out = unsafe { Out::new(node_out, "node_out") }?;
+        // SAFETY: the caller promises a writable pointer slot or NULL.
+        let ticket_out = unsafe { Out::new(ticket_out, "ticket_out") }?;
+        let ticket = router
+            .pick_ticket()
+            .ok_or_else(|| no_node(&router.snapshot()))?;
+        node_out.write(ticket.node().get());
+        issue(router, ticket, ticket_out);
+        Ok(())
+    })
 }
 
 /// Starts a request on the node at index `node` (say, a replica from

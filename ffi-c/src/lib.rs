@@ -46,14 +46,18 @@ mod lease;
 mod args;
 
 pub use config::{
-    RINGROUTE_ALGORITHM_RING, ringroute_algorithm, ringroute_clock, ringroute_clock_advance,
-    ringroute_clock_free, ringroute_config, ringroute_config_default, ringroute_manual_clock_new,
-    ringroute_outlier_config, ringroute_phi_config,
+    RINGROUTE_ALGORITHM_JUMP, RINGROUTE_ALGORITHM_MAGLEV, RINGROUTE_ALGORITHM_RENDEZVOUS,
+    RINGROUTE_ALGORITHM_RING, RINGROUTE_PICKER_LEAST_CONNECTIONS,
+    RINGROUTE_PICKER_LEAST_RESPONSE_TIME, RINGROUTE_PICKER_ROUND_ROBIN,
+    RINGROUTE_PICKER_SMOOTH_WEIGHTED, RINGROUTE_PICKER_WEIGHTED_RANDOM, ringroute_algorithm,
+    ringroute_clock, ringroute_clock_advance, ringroute_clock_free, ringroute_config,
+    ringroute_config_default, ringroute_manual_clock_new, ringroute_outlier_config,
+    ringroute_phi_config, ringroute_picker,
 };
 pub use lease::{
     RINGROUTE_OUTCOME_ABANDONED, RINGROUTE_OUTCOME_FAILURE, RINGROUTE_OUTCOME_SUCCESS,
-    ringroute_lease, ringroute_outcome, ringroute_start, ringroute_ticket, ringroute_ticket_finish,
-    ringroute_ticket_free, ringroute_ticket_node,
+    ringroute_lease, ringroute_outcome, ringroute_pick, ringroute_start, ringroute_ticket,
+    ringroute_ticket_finish, ringroute_ticket_free, ringroute_ticket_node,
 };
 pub use membership::{
     ringroute_add, ringroute_heartbeat, ringroute_mark_down, ringroute_mark_up, ringroute_remove,

@@ -286,3 +286,47 @@ fn tickets_count_requests_and_outlive_the_router() {
         ringroute_clock_free(null_mut());
     }
 }
+
+#[test]
+fn every_algorithm_and_picker_is_reachable() {
+    let mut config = std::mem::MaybeUninit::<ringroute_config>::uninit();
+    // SAFETY: writable config.
+    assert_eq!(
+        unsafe { ringroute_config_default(config.as_mut_ptr()) },
+        RINGROUTE_OK
+    );
+    // SAFETY: initialized by ringroute_config_default.
+    let defaults = unsafe { config.assume_init() };
+    for algorithm in [
+        RINGROUTE_ALGORITHM_RING,
+        RINGROUTE_ALGORITHM_JUMP,
+        RINGROUTE_ALGORITHM_RENDEZVOUS,
+        RINGROUTE_ALGORITHM_MAGLEV,
+    ] {
+        for picker in [
+            RINGROUTE_PICKER_LEAST_CONNECTIONS,
+            RINGROUTE_PICKER_LEAST_RESPONSE_TIME,
+            RINGROUTE_PICKER_WEIGHTED_RANDOM,
+            RINGROUTE_PICKER_ROUND_ROBIN,
+            RINGROUTE_PICKER_SMOOTH_WEIGHTED,
+        ] {
+            let config = ringroute_config {
+                algorithm,
+                picker,
+                ..defaults
+            };
+            let h = build(&["a", "b", "c"], Some(&config));
+            assert!(route(&h, b"some key").is_ok_and(|n| n < 3));
+            let (mut node, mut ticket) = (u32::MAX, null_mut());
+            // SAFETY: live handle, writable outs; the ticket is finished once.
+            unsafe {
+                assert_eq!(ringroute_pick(h.0, &mut node, &mut ticket), RINGROUTE_OK);
+                assert!(node < 3);
+                assert_eq!(
+                    ringroute_ticket_finish(ticket, RINGROUTE_OUTCOME_SUCCESS, 10),
+                    RINGROUTE_OK
+                );
+            }
+        }
+    }
+}

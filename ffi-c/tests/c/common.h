@@ -36,6 +36,8 @@ void test_membership_moves_few_keys(void);
 void test_leases_and_outlier_ejection(void);
 void test_phi_accrual_heartbeats(void);
 void test_bounded_loads(void);
+void test_every_algorithm(void);
+void test_keyless_picks(void);
 void test_threads_route_while_membership_changes(void);
 
 #endif

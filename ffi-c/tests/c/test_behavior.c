@@ -268,6 +268,152 @@ void test_bounded_loads(void) {
     }
 }
 
+/* ------------------------------------------- algorithms, keyless picks */
+
+void test_every_algorithm(void) {
+    static const char *const SIX[] = {"m0", "m1", "m2", "m3", "m4", "m5"};
+    const ringroute_algorithm algorithms[] = {RINGROUTE_ALGORITHM_RING, RINGROUTE_ALGORITHM_JUMP,
+                                              RINGROUTE_ALGORITHM_RENDEZVOUS,
+                                              RINGROUTE_ALGORITHM_MAGLEV};
+    ringroute_config config;
+    ringroute_router *none = NULL;
+    size_t a;
+    int i;
+
+    for (a = 0; a < sizeof algorithms / sizeof algorithms[0]; a++) {
+        ringroute_router *router;
+        int moved = 0, used[6] = {0, 0, 0, 0, 0, 0};
+        CHECK_OK(ringroute_config_default(&config));
+        config.algorithm = algorithms[a];
+        router = router_of(SIX, 6, &config);
+        for (i = 0; i < 600; i++) {
+            char key[32];
+            uint32_t node = 77, replicas[3];
+            size_t count = 0;
+            snprintf(key, sizeof key, "algo:%d", i);
+            CHECK_OK(ringroute_route(router, BYTES(key), &node));
+            CHECK(node < 6);
+            used[node < 6 ? node : 0]++;
+            CHECK_OK(ringroute_route_n(router, BYTES(key), replicas, 3, &count));
+            CHECK(count == 3 && replicas[0] == node && replicas[1] != node &&
+                  replicas[2] != replicas[1]);
+            route_to(router, key, before_names[i], sizeof before_names[i]);
+            CHECK(strcmp(before_names[i], SIX[node]) == 0);
+            second_names[i][0] = (char)('0' + replicas[1]);
+        }
+        for (i = 0; i < 6; i++) {
+            CHECK(used[i] > 30); /* every node takes a share */
+        }
+        /* Marking m2 down moves only its keys, each to its second replica. */
+        CHECK_OK(ringroute_mark_down(router, BYTES("m2")));
+        for (i = 0; i < 600; i++) {
+            char key[32], now[16];
+            snprintf(key, sizeof key, "algo:%d", i);
+            route_to(router, key, now, sizeof now);
+            if (strcmp(before_names[i], "m2") == 0) {
+                CHECK(now[1] == second_names[i][0]);
+                moved++;
+            } else {
+                CHECK(strcmp(now, before_names[i]) == 0);
+            }
+        }
+        CHECK(moved == used[2]);
+        ringroute_router_free(router);
+    }
+
+    /* Jump is unweighted (a valid weight other than 1 is an unsupported
+     * argument, not an invalid weight); Maglev needs a prime table larger
+     * than the node count. */
+    CHECK_OK(ringroute_config_default(&config));
+    config.algorithm = RINGROUTE_ALGORITHM_JUMP;
+    CHECK_STATUS(ringroute_router_new_from_text(&config, "a\nb 2\n", &none),
+                 RINGROUTE_INVALID_ARGUMENT);
+    CHECK_STATUS(ringroute_router_new_from_text(&config, "a\nb 0\n", &none),
+                 RINGROUTE_INVALID_WEIGHT);
+    config.algorithm = RINGROUTE_ALGORITHM_MAGLEV;
+    config.maglev_table_size = 100;
+    CHECK_STATUS(ringroute_router_new_from_text(&config, "a\nb\n", &none),
+                 RINGROUTE_INVALID_ARGUMENT);
+    config.maglev_table_size = 251;
+    CHECK_OK(ringroute_router_new_from_text(&config, "a\nb 2\n", &none));
+    ringroute_router_free(none);
+}
+
+void test_keyless_picks(void) {
+    static const char *const FOUR[] = {"p0", "p1", "p2", "p3"};
+    ringroute_config config;
+    ringroute_router *router, *none = NULL;
+    ringroute_ticket *ticket = NULL;
+    ringroute_node_info info;
+    uint32_t node = 77;
+    int i, seen[4] = {0, 0, 0, 0};
+
+    /* Round robin: each up node in turn. */
+    CHECK_OK(ringroute_config_default(&config));
+    config.picker = RINGROUTE_PICKER_ROUND_ROBIN;
+    router = router_of(FOUR, 4, &config);
+    CHECK_OK(ringroute_mark_down(router, BYTES("p1")));
+    for (i = 0; i < 30; i++) {
+        CHECK_OK(ringroute_pick(router, &node, &ticket));
+        CHECK(node < 4 && node != 1);
+        seen[node < 4 ? node : 1]++;
+        CHECK_OK(ringroute_ticket_finish(ticket, RINGROUTE_OUTCOME_SUCCESS, 100));
+    }
+    CHECK(seen[0] == 10 && seen[1] == 0 && seen[2] == 10 && seen[3] == 10);
+    ringroute_router_free(router);
+
+    /* Least connections (the default) avoids a node with requests piled up. */
+    router = router_of(FOUR, 4, NULL);
+    {
+        ringroute_ticket *held[40];
+        for (i = 0; i < 40; i++) {
+            CHECK_OK(ringroute_start(router, 3, &held[i]));
+        }
+        for (i = 0; i < 200; i++) {
+            CHECK_OK(ringroute_pick(router, &node, &ticket));
+            CHECK(node != 3);
+            ringroute_ticket_free(ticket);
+        }
+        for (i = 0; i < 40; i++) {
+            CHECK_OK(ringroute_ticket_finish(held[i], RINGROUTE_OUTCOME_SUCCESS, 100));
+        }
+    }
+    CHECK_OK(ringroute_get_node_info(router, BYTES("p3"), &info));
+    CHECK(info.in_flight == 0 && info.successes == 40);
+    for (i = 0; i < 4; i++) {
+        CHECK_OK(ringroute_mark_down(router, BYTES(FOUR[i])));
+    }
+    node = 77;
+    ticket = NULL;
+    CHECK_STATUS(ringroute_pick(router, &node, &ticket), RINGROUTE_NO_NODE_UP);
+    CHECK(node == 77 && ticket == NULL);
+    CHECK_STATUS(ringroute_pick(NULL, &node, &ticket), RINGROUTE_NULL_POINTER);
+    CHECK_STATUS(ringroute_pick(router, NULL, &ticket), RINGROUTE_NULL_POINTER);
+    CHECK_STATUS(ringroute_pick(router, &node, NULL), RINGROUTE_NULL_POINTER);
+    ringroute_router_free(router);
+
+    CHECK_OK(ringroute_router_new(NULL, NULL, 0, &none));
+    CHECK_STATUS(ringroute_pick(none, &node, &ticket), RINGROUTE_EMPTY_RING);
+    ringroute_router_free(none);
+    none = NULL;
+
+    /* Every picker builds and picks; bad picker settings are refused. */
+    for (i = 0; i <= 4; i++) {
+        CHECK_OK(ringroute_config_default(&config));
+        config.picker = (ringroute_picker)i;
+        router = router_of(FOUR, 4, &config);
+        CHECK_OK(ringroute_pick(router, &node, &ticket));
+        CHECK_OK(ringroute_ticket_finish(ticket, RINGROUTE_OUTCOME_SUCCESS, 250));
+        ringroute_router_free(router);
+    }
+    config.picker = 5;
+    CHECK_STATUS(ringroute_router_new_from_text(&config, "a\n", &none), RINGROUTE_INVALID_ARGUMENT);
+    config.picker = RINGROUTE_PICKER_LEAST_RESPONSE_TIME;
+    config.picker_decay_ms = 0;
+    CHECK_STATUS(ringroute_router_new_from_text(&config, "a\n", &none), RINGROUTE_INVALID_ARGUMENT);
+    CHECK(none == NULL);
+}
+
 /* ------------------------------------------------------------ threads */
 
 #define READERS 4

@@ -195,6 +195,8 @@ int main(void) {
     RUN_TEST(test_leases_and_outlier_ejection);
     RUN_TEST(test_phi_accrual_heartbeats);
     RUN_TEST(test_bounded_loads);
+    RUN_TEST(test_every_algorithm);
+    RUN_TEST(test_keyless_picks);
     RUN_TEST(test_threads_route_while_membership_changes);
     return harness_finish();
 }
