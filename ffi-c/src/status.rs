@@ -200,6 +200,11 @@ pub extern "C" fn ringroute_last_error() -> *const c_char {
 /// Thread-safety: safe to call from any thread at any time.
 #[unsafe(no_mangle)]
 pub extern "C" fn ringroute_status_name(status: i32) -> *const c_char {
+    // Nothing here can panic; the boundary is kept for the rule's sake.
+    catch_unwind(|| status_name(status)).unwrap_or(c"RINGROUTE_UNKNOWN_STATUS".as_ptr())
+}
+
+fn status_name(status: i32) -> *const c_char {
     let name = match status {
         0 => c"RINGROUTE_OK",
         1 => c"RINGROUTE_NULL_POINTER",
@@ -228,7 +233,8 @@ pub extern "C" fn ringroute_status_name(status: i32) -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn ringroute_version() -> *const c_char {
     const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
-    VERSION.as_ptr().cast()
+    // Nothing here can panic; the boundary is kept for the rule's sake.
+    catch_unwind(|| VERSION.as_ptr().cast()).unwrap_or(c"".as_ptr())
 }
 
 #[cfg(test)]
