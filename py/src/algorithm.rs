@@ -1,14 +1,26 @@
-//! The `algorithm=` and `vnodes=` options: which sticky placement to use.
+//! The `algorithm=`, `vnodes=` and `table_size=` options: which sticky
+//! placement to use; and the router's `picker=` for requests without a key.
+
+use std::time::Duration;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyInt;
-use ringroute::router::Algorithm;
+use ringroute::router::{Algorithm, PickerKind};
 
 use crate::keys::type_name;
 
 /// Names accepted by `algorithm=`, in the order the docs list them.
-pub const ALGORITHMS: &[&str] = &["ring"];
+pub const ALGORITHMS: &[&str] = &["ring", "jump", "rendezvous", "maglev"];
+
+/// Names accepted by `picker=`.
+pub const PICKERS: &[&str] = &[
+    "least_connections",
+    "least_response_time",
+    "weighted_random",
+    "round_robin",
+    "smooth_weighted",
+];
 
 /// A non-negative integer option that fits a `u32` (a `bool` is refused).
 pub fn u32_option(value: &Bound<'_, PyAny>, what: &str) -> PyResult<u32> {
@@ -25,49 +37,149 @@ pub fn u32_option(value: &Bound<'_, PyAny>, what: &str) -> PyResult<u32> {
         .ok_or_else(|| PyValueError::new_err(format!("{what} out of range: {value}")))
 }
 
+fn one_of(what: &str, given: &str, names: &[&str]) -> PyErr {
+    PyValueError::new_err(format!(
+        "unknown {what} {given:?}: expected one of {}",
+        names
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+fn given<'a, 'py>(value: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py, PyAny>> {
+    value.filter(|v| !v.is_none())
+}
+
 /// Builds the core's [`Algorithm`] from the Python options.
 ///
-/// `vnodes` applies to `"ring"` only (default 160); giving it with another
+/// `vnodes` applies to `"ring"` only (default 160), `table_size` to
+/// `"maglev"` only (a prime, default 65537); giving either with another
 /// algorithm is a `ValueError` rather than silently ignored.
-pub fn parse(algorithm: &str, vnodes: Option<&Bound<'_, PyAny>>) -> PyResult<Algorithm> {
-    let vnodes = vnodes
-        .filter(|v| !v.is_none())
-        .map(|v| u32_option(v, "vnodes"))
+pub fn parse(
+    algorithm: &str,
+    vnodes: Option<&Bound<'_, PyAny>>,
+    table_size: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Algorithm> {
+    let vnodes = given(vnodes).map(|v| u32_option(v, "vnodes")).transpose()?;
+    let table_size = given(table_size)
+        .map(|v| u32_option(v, "table_size"))
         .transpose()?;
+    if vnodes.is_some() && algorithm != "ring" {
+        return Err(PyValueError::new_err(format!(
+            "vnodes applies to algorithm='ring', not {algorithm:?}"
+        )));
+    }
+    if table_size.is_some() && algorithm != "maglev" {
+        return Err(PyValueError::new_err(format!(
+            "table_size applies to algorithm='maglev', not {algorithm:?}"
+        )));
+    }
     let algorithm = match algorithm {
         "ring" => Algorithm::Ring {
             vnodes: vnodes.unwrap_or(ringroute::ring::DEFAULT_VNODES),
         },
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown algorithm {other:?}: expected one of {}",
-                ALGORITHMS
-                    .iter()
-                    .map(|a| format!("{a:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
+        "jump" => Algorithm::Jump,
+        "rendezvous" => Algorithm::Rendezvous,
+        "maglev" => Algorithm::Maglev {
+            table_size: table_size.unwrap_or(ringroute::maglev::DEFAULT_TABLE_SIZE),
+        },
+        other => return Err(one_of("algorithm", other, ALGORITHMS)),
     };
-    // Validates the parameters (vnodes range, ...), mapped to ValueError.
+    // Validates the parameters (vnodes range, a prime table, ...).
     algorithm.placement().map_err(crate::errors::to_py)?;
     Ok(algorithm)
 }
 
-/// The Python name of an algorithm and its `vnodes` (ring only).
-pub fn describe(algorithm: &Algorithm) -> (&'static str, Option<u32>) {
-    match algorithm {
-        Algorithm::Ring { vnodes } => ("ring", Some(*vnodes)),
+/// How an algorithm shows in Python: its name, `vnodes` (ring) and
+/// `table_size` (maglev).
+pub struct Described {
+    /// The `algorithm=` name.
+    pub name: &'static str,
+    /// `vnodes=` of the ring.
+    pub vnodes: Option<u32>,
+    /// `table_size=` of Maglev.
+    pub table_size: Option<u32>,
+}
+
+/// The Python name and parameters of an algorithm.
+pub fn describe(algorithm: &Algorithm) -> Described {
+    let (name, vnodes, table_size) = match algorithm {
+        Algorithm::Ring { vnodes } => ("ring", Some(*vnodes), None),
+        Algorithm::Jump => ("jump", None, None),
+        Algorithm::Rendezvous => ("rendezvous", None, None),
+        Algorithm::Maglev { table_size } => ("maglev", None, Some(*table_size)),
         #[allow(unreachable_patterns)]
-        _ => ("unknown", None),
+        _ => ("unknown", None, None),
+    };
+    Described {
+        name,
+        vnodes,
+        table_size,
     }
 }
 
-/// `vnodes=160` / `algorithm='jump'`: the options part of a repr.
+/// `vnodes=160` / `algorithm='maglev', table_size=65537`: the options part
+/// of a repr.
 pub fn repr_options(algorithm: &Algorithm) -> String {
-    match describe(algorithm) {
-        ("ring", Some(v)) => format!("vnodes={v}"),
-        (name, _) => format!("algorithm='{name}'"),
+    let d = describe(algorithm);
+    match (d.name, d.vnodes, d.table_size) {
+        ("ring", Some(v), _) => format!("vnodes={v}"),
+        (name, _, Some(t)) => format!("algorithm='{name}', table_size={t}"),
+        (name, _, _) => format!("algorithm='{name}'"),
+    }
+}
+
+/// Adds `algorithm`, `vnodes` and `table_size` to pickling kwargs.
+pub fn to_kwargs(algorithm: &Algorithm, kwargs: &Bound<'_, pyo3::types::PyDict>) -> PyResult<()> {
+    let d = describe(algorithm);
+    kwargs.set_item("algorithm", d.name)?;
+    if let Some(v) = d.vnodes {
+        kwargs.set_item("vnodes", v)?;
+    }
+    if let Some(t) = d.table_size {
+        kwargs.set_item("table_size", t)?;
+    }
+    Ok(())
+}
+
+/// Builds the core's [`PickerKind`]: `picker` is one of [`PICKERS`];
+/// `ewma_decay` (seconds) applies to `"least_response_time"` only.
+pub fn parse_picker(picker: &str, ewma_decay: Option<Duration>) -> PyResult<PickerKind> {
+    if ewma_decay.is_some() && picker != "least_response_time" {
+        return Err(PyValueError::new_err(format!(
+            "ewma_decay applies to picker='least_response_time', not {picker:?}"
+        )));
+    }
+    Ok(match picker {
+        "least_connections" => PickerKind::LeastConnections,
+        "least_response_time" => {
+            let decay = ewma_decay.unwrap_or(ringroute::pick::DEFAULT_DECAY);
+            if decay.is_zero() {
+                return Err(PyValueError::new_err(
+                    "ewma_decay must be greater than zero",
+                ));
+            }
+            PickerKind::LeastResponseTime { decay }
+        }
+        "weighted_random" => PickerKind::WeightedRandom,
+        "round_robin" => PickerKind::RoundRobin,
+        "smooth_weighted" => PickerKind::SmoothWeighted,
+        other => return Err(one_of("picker", other, PICKERS)),
+    })
+}
+
+/// The Python name of a picker and its EWMA decay (least_response_time).
+pub fn describe_picker(picker: &PickerKind) -> (&'static str, Option<Duration>) {
+    match picker {
+        PickerKind::LeastConnections => ("least_connections", None),
+        PickerKind::LeastResponseTime { decay } => ("least_response_time", Some(*decay)),
+        PickerKind::WeightedRandom => ("weighted_random", None),
+        PickerKind::RoundRobin => ("round_robin", None),
+        PickerKind::SmoothWeighted => ("smooth_weighted", None),
+        #[allow(unreachable_patterns)]
+        _ => ("unknown", None),
     }
 }
 
@@ -78,10 +190,27 @@ mod tests {
     #[test]
     fn names_and_reprs() {
         let ring = Algorithm::Ring { vnodes: 40 };
-        assert_eq!(describe(&ring), ("ring", Some(40)));
+        assert_eq!(describe(&ring).name, "ring");
+        assert_eq!(describe(&ring).vnodes, Some(40));
         assert_eq!(repr_options(&ring), "vnodes=40");
-        for name in ALGORITHMS {
-            assert!(!name.is_empty());
+        assert_eq!(repr_options(&Algorithm::Jump), "algorithm='jump'");
+        assert_eq!(
+            repr_options(&Algorithm::Maglev { table_size: 251 }),
+            "algorithm='maglev', table_size=251"
+        );
+        for kind in [
+            PickerKind::LeastConnections,
+            PickerKind::WeightedRandom,
+            PickerKind::RoundRobin,
+            PickerKind::SmoothWeighted,
+        ] {
+            let (name, decay) = describe_picker(&kind);
+            assert_eq!(parse_picker(name, decay).unwrap(), kind);
         }
+        let lrt = PickerKind::LeastResponseTime {
+            decay: Duration::from_secs(3),
+        };
+        let (name, decay) = describe_picker(&lrt);
+        assert_eq!(parse_picker(name, decay).unwrap(), lrt);
     }
 }

@@ -18,13 +18,14 @@ use crate::nodes::Name;
 /// A core [`Lease`] together with the router it borrows, so that a Python
 /// object can own it.
 ///
-/// The lease borrows the `Router` stored in `router`'s allocation; an `Arc`
+/// The lease borrows the `Router` stored in `_router`'s allocation; an `Arc`
 /// never moves that allocation and keeps it alive at least as long as this
 /// struct. `lease` is declared first, so it is dropped (reporting
 /// "abandoned" if nothing was reported) before `router` lets go.
 pub struct OwnedLease {
     lease: Option<Lease<'static, Name>>,
-    router: Arc<Router<Name>>,
+    /// Never read: it keeps the router that `lease` borrows alive.
+    _router: Arc<Router<Name>>,
 }
 
 impl OwnedLease {
@@ -43,7 +44,7 @@ impl OwnedLease {
         let lease = unsafe { std::mem::transmute::<Lease<'_, Name>, Lease<'static, Name>>(lease) };
         Some(OwnedLease {
             lease: Some(lease),
-            router,
+            _router: router,
         })
     }
 
@@ -55,11 +56,6 @@ impl OwnedLease {
     /// The node's counters (identify the node across snapshots).
     pub fn stats(&self) -> Option<&NodeStats> {
         self.lease.as_ref().map(Lease::stats)
-    }
-
-    /// The router the lease reports to.
-    pub fn router(&self) -> &Router<Name> {
-        &self.router
     }
 }
 

@@ -148,16 +148,17 @@ impl PyRing {
 impl PyRing {
     #[new]
     #[pyo3(
-        signature = (nodes=None, *, vnodes=None, algorithm="ring".to_owned(), down=None),
-        text_signature = "(nodes=None, *, vnodes=None, algorithm='ring', down=None)"
+        signature = (nodes=None, *, vnodes=None, algorithm="ring".to_owned(), table_size=None, down=None),
+        text_signature = "(nodes=None, *, vnodes=None, algorithm='ring', table_size=None, down=None)"
     )]
     fn new(
         nodes: Option<&Bound<'_, PyAny>>,
         vnodes: Option<&Bound<'_, PyAny>>,
         algorithm: String,
+        table_size: Option<&Bound<'_, PyAny>>,
         down: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let algorithm = algorithm::parse(&algorithm, vnodes)?;
+        let algorithm = algorithm::parse(&algorithm, vnodes, table_size)?;
         let cluster = build_cluster(&algorithm, nodes, down)?;
         Ok(PyRing {
             state: RwLock::new(Arc::new(RingState { cluster, algorithm })),
@@ -261,13 +262,19 @@ impl PyRing {
     /// int | None: virtual nodes per unit weight (``algorithm="ring"`` only).
     #[getter]
     fn vnodes(&self) -> Option<u32> {
-        algorithm::describe(&self.snapshot().algorithm).1
+        algorithm::describe(&self.snapshot().algorithm).vnodes
+    }
+
+    /// int | None: the lookup table size (``algorithm="maglev"`` only).
+    #[getter]
+    fn table_size(&self) -> Option<u32> {
+        algorithm::describe(&self.snapshot().algorithm).table_size
     }
 
     /// str: the placement algorithm.
     #[getter]
     fn algorithm(&self) -> &'static str {
-        algorithm::describe(&self.snapshot().algorithm).0
+        algorithm::describe(&self.snapshot().algorithm).name
     }
 
     /// The ring's points ``(position, name)`` in ring order (``algorithm="ring"``
@@ -343,11 +350,7 @@ impl PyRing {
         let state = slf.get().snapshot();
         let nodes = weights_dict(py, &state.nodes())?;
         let kwargs = PyDict::new(py);
-        let (name, vnodes) = algorithm::describe(&state.algorithm);
-        kwargs.set_item("algorithm", name)?;
-        if let Some(v) = vnodes {
-            kwargs.set_item("vnodes", v)?;
-        }
+        algorithm::to_kwargs(&state.algorithm, &kwargs)?;
         let down = state.down();
         if !down.is_empty() {
             kwargs.set_item("down", PyList::new(py, down.iter().map(|n| n.bind(py)))?)?;

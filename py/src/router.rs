@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyIterator, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyIterator, PyList, PyString, PyTuple};
 use ringroute::NodeIndex;
 use ringroute::health::{Clock, OutlierConfig, PhiConfig};
-use ringroute::router::{Algorithm, NodeHealth, Router, Snapshot};
+use ringroute::router::{Algorithm, NodeHealth, PickerKind, Router, Snapshot};
 
 use crate::algorithm;
 use crate::common::{count_of, names_list, reduce, repr_names, repr_nodes, weights_dict, word};
@@ -21,6 +21,7 @@ use crate::nodes::{Name, name_spec, parse_names, parse_nodes, weight_of};
 /// What a router was built with: for `repr`, `==` and pickling.
 struct Settings {
     algorithm: Algorithm,
+    picker: PickerKind,
     outlier: Option<OutlierConfig>,
     phi: Option<PhiConfig>,
     bounded_loads: Option<f64>,
@@ -30,6 +31,7 @@ struct Settings {
 impl Settings {
     fn same(&self, other: &Settings) -> bool {
         self.algorithm == other.algorithm
+            && self.picker == other.picker
             && self.outlier == other.outlier
             && self.phi == other.phi
             && self.bounded_loads == other.bounded_loads
@@ -211,21 +213,30 @@ impl PyRouter {
 impl PyRouter {
     #[new]
     #[pyo3(signature = (
-        nodes=None, *, vnodes=None, algorithm="ring".to_owned(), down=None,
+        nodes=None, *, vnodes=None, algorithm="ring".to_owned(), table_size=None, down=None,
+        picker="least_connections".to_owned(), ewma_decay=None,
         outlier_detection=Arg::Missing, phi_accrual=None, bounded_loads=None, clock=None
-    ), text_signature = "(nodes=None, *, vnodes=None, algorithm='ring', down=None, outlier_detection=True, phi_accrual=None, bounded_loads=None, clock=None)")]
+    ), text_signature = "(nodes=None, *, vnodes=None, algorithm='ring', table_size=None, down=None, picker='least_connections', ewma_decay=None, outlier_detection=True, phi_accrual=None, bounded_loads=None, clock=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         nodes: Option<&Bound<'_, PyAny>>,
         vnodes: Option<&Bound<'_, PyAny>>,
         algorithm: String,
+        table_size: Option<&Bound<'_, PyAny>>,
         down: Option<&Bound<'_, PyAny>>,
+        picker: String,
+        ewma_decay: Option<&Bound<'_, PyAny>>,
         outlier_detection: Arg<'_>,
         phi_accrual: Option<&Bound<'_, PyAny>>,
         bounded_loads: Option<&Bound<'_, PyAny>>,
         clock: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let algorithm = algorithm::parse(&algorithm, vnodes)?;
+        let algorithm = algorithm::parse(&algorithm, vnodes, table_size)?;
+        let ewma_decay = ewma_decay
+            .filter(|d| !d.is_none())
+            .map(|d| crate::health::seconds(d, "ewma_decay"))
+            .transpose()?;
+        let picker = algorithm::parse_picker(&picker, ewma_decay)?;
         let outlier = outlier_setting(outlier_detection)?;
         let phi = phi_setting(phi_accrual)?;
         let bounded_loads = match bounded_loads.filter(|b| !b.is_none()) {
@@ -261,7 +272,9 @@ impl PyRouter {
                 .py();
             }
         }
-        let mut builder = Router::<Name>::builder().algorithm(algorithm.clone());
+        let mut builder = Router::<Name>::builder()
+            .algorithm(algorithm.clone())
+            .picker(picker.clone());
         builder = match &outlier {
             Some(config) => builder.outlier_detection(config.clone()),
             None => builder.no_outlier_detection(),
@@ -287,6 +300,7 @@ impl PyRouter {
             router: Arc::new(router),
             settings: Settings {
                 algorithm,
+                picker,
                 outlier,
                 phi,
                 bounded_loads,
@@ -366,6 +380,24 @@ impl PyRouter {
         let lease = OwnedLease::new(&self.router, |r| r.start_on(&snapshot, node))
             .ok_or_else(|| no_route(snapshot.nodes().len()))?;
         Ok(PyLease::new(lease, name_at(&snapshot, node).get(py)))
+    }
+
+    /// A node for a request without a key, chosen by the router's
+    /// ``picker`` among the healthy nodes, with the request started on it.
+    ///
+    /// ``with router.pick() as node: ...`` reports success and latency on a
+    /// normal exit and failure on an exception, as ``lease`` does; the
+    /// load-aware pickers read those in-flight counts and latencies.
+    fn pick(&self, py: Python<'_>) -> PyResult<PyLease> {
+        for _ in 0..4 {
+            let Some(lease) = OwnedLease::new(&self.router, |r| r.pick()) else {
+                return Err(no_route(self.router.snapshot().nodes().len()));
+            };
+            if let Some(lease) = self.wrap_lease(py, lease) {
+                return Ok(lease);
+            }
+        }
+        Err(no_route(self.router.snapshot().nodes().len()))
     }
 
     /// Adds a node (weight 1.0 by default), up. Keys move only to it.
@@ -453,7 +485,9 @@ impl PyRouter {
     }
 
     /// The node's request counters: ``in_flight``, ``successes``,
-    /// ``failures``, ``consecutive_failures``.
+    /// ``failures``, ``consecutive_failures``, and ``latency``: the
+    /// peak-EWMA of its successful requests' latencies in seconds (0.0
+    /// before the first), as ``picker="least_response_time"`` reads it.
     fn stats<'py>(
         &self,
         py: Python<'py>,
@@ -467,6 +501,10 @@ impl PyRouter {
             dict.set_item("successes", s.successes())?;
             dict.set_item("failures", s.failures())?;
             dict.set_item("consecutive_failures", s.consecutive_failures())?;
+            let rtt = s
+                .latency()
+                .cost(self.router.now(), self.settings.picker.decay());
+            dict.set_item("latency", rtt / 1e9)?;
         }
         Ok(dict)
     }
@@ -501,13 +539,33 @@ impl PyRouter {
     /// int | None: virtual nodes per unit weight (``algorithm="ring"``).
     #[getter]
     fn vnodes(&self) -> Option<u32> {
-        algorithm::describe(&self.settings.algorithm).1
+        algorithm::describe(&self.settings.algorithm).vnodes
+    }
+
+    /// int | None: the lookup table size (``algorithm="maglev"``).
+    #[getter]
+    fn table_size(&self) -> Option<u32> {
+        algorithm::describe(&self.settings.algorithm).table_size
     }
 
     /// str: the placement algorithm.
     #[getter]
     fn algorithm(&self) -> &'static str {
-        algorithm::describe(&self.settings.algorithm).0
+        algorithm::describe(&self.settings.algorithm).name
+    }
+
+    /// str: the picker ``pick()`` uses for requests without a key.
+    #[getter]
+    fn picker(&self) -> &'static str {
+        algorithm::describe_picker(&self.settings.picker).0
+    }
+
+    /// float | None: the EWMA time constant of ``"least_response_time"``.
+    #[getter]
+    fn ewma_decay(&self) -> Option<f64> {
+        algorithm::describe_picker(&self.settings.picker)
+            .1
+            .map(|d| d.as_secs_f64())
     }
 
     /// OutlierDetection | None: the passive ejection settings.
@@ -577,6 +635,14 @@ impl PyRouter {
         if !down.is_empty() && snapshot.nodes().len() <= 8 {
             out.push_str(&format!(", down={}", repr_names(py, &down)?));
         }
+        if this.settings.picker != PickerKind::default() {
+            let (picker, decay) = algorithm::describe_picker(&this.settings.picker);
+            out.push_str(&format!(", picker='{picker}'"));
+            if let Some(d) = decay {
+                let d = PyFloat::new(py, d.as_secs_f64());
+                out.push_str(&format!(", ewma_decay={}", d.repr()?));
+            }
+        }
         if this.settings.outlier.is_none() {
             out.push_str(", outlier_detection=False");
         } else if this.settings.outlier != Some(OutlierConfig::default()) {
@@ -587,7 +653,8 @@ impl PyRouter {
             out.push_str(&format!(", phi_accrual={}", p.bind(py).repr()?));
         }
         if let Some(c) = this.settings.bounded_loads {
-            out.push_str(&format!(", bounded_loads={c}"));
+            let c = PyFloat::new(py, c);
+            out.push_str(&format!(", bounded_loads={}", c.repr()?));
         }
         out.push(')');
         Ok(out)
@@ -607,10 +674,11 @@ impl PyRouter {
         let snapshot = this.router.snapshot();
         let nodes = weights_dict(py, &Self::nodes_of(&snapshot))?;
         let kwargs = PyDict::new(py);
-        let (name, vnodes) = algorithm::describe(&this.settings.algorithm);
-        kwargs.set_item("algorithm", name)?;
-        if let Some(v) = vnodes {
-            kwargs.set_item("vnodes", v)?;
+        algorithm::to_kwargs(&this.settings.algorithm, &kwargs)?;
+        let (picker, decay) = algorithm::describe_picker(&this.settings.picker);
+        kwargs.set_item("picker", picker)?;
+        if let Some(d) = decay {
+            kwargs.set_item("ewma_decay", d.as_secs_f64())?;
         }
         let down = Self::down_of(&snapshot);
         if !down.is_empty() {

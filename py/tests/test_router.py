@@ -29,7 +29,10 @@ def test_lease_success_records_latency_on_the_router_clock():
         assert router.stats(node)["in_flight"] == 1
         clock.advance(0.25)
     stats = router.stats(node)
+    latency = stats.pop("latency")
     assert stats == {"in_flight": 0, "successes": 1, "failures": 0, "consecutive_failures": 0}
+    # The peak-EWMA latency starts at the first sample: 250 ms on the clock.
+    assert latency == pytest.approx(0.25)
 
 
 def test_lease_failure_on_exception_propagates():
@@ -47,7 +50,13 @@ def test_lease_base_exception_is_abandoned_not_a_failure():
     with pytest.raises(KeyboardInterrupt):
         with router.lease("k") as node:
             raise KeyboardInterrupt
-    assert router.stats(node) == {"in_flight": 0, "successes": 0, "failures": 0, "consecutive_failures": 0}
+    assert router.stats(node) == {
+        "in_flight": 0,
+        "successes": 0,
+        "failures": 0,
+        "consecutive_failures": 0,
+        "latency": 0.0,
+    }
 
 
 def test_lease_reported_by_hand():
@@ -351,3 +360,32 @@ def test_ring_shared_between_threads_while_membership_changes():
         t.join(timeout=60)
     assert not errors, errors
     assert ring == Ring({f"node-{i}": 1.0 for i in range(8)})
+
+
+def test_route_many_releases_the_gil():
+    """Another Python thread makes progress while route_many routes."""
+    from ringroute import Ring
+
+    ring = Ring([f"node-{i}" for i in range(50)])
+    keys = [f"key-{i}" for i in range(600_000)]  # several chunks
+    for _attempt in range(5):
+        progress = [0]
+        running = threading.Event()
+        stop = threading.Event()
+
+        def spin():
+            running.set()
+            while not stop.is_set():
+                progress[0] += 1
+
+        t = threading.Thread(target=spin)
+        t.start()
+        running.wait()
+        before = progress[0]
+        ring.route_many(keys)
+        during = progress[0] - before
+        stop.set()
+        t.join()
+        if during > 0:
+            return
+    raise AssertionError("the spinning thread never ran during route_many")
