@@ -15,6 +15,10 @@ inside a lease (``with router.lease_on(node): ...``): a normal return
 reports success and latency, an ``RpcError`` reports a failure, and a run of
 failures ejects the server (passive outlier detection), so later requests
 skip it without trying. ``router.tick()`` ends ejections whose time is up.
+
+Requests without a key (here a ``Get`` of the empty key, as a ping) go
+through ``router.pick()``, which spreads them over the healthy servers with
+the router's picker (least connections by default), with the same lease.
 """
 
 from __future__ import annotations
@@ -107,6 +111,20 @@ class ShardedClient:
             return reply.decode()
         raise ConnectionError(f"no replica of {key!r} answered") from last_error
 
+    def ping(self, attempts: int = 3) -> str:
+        """A request without a key: any healthy server may answer. Returns
+        the name of the server that did."""
+        last_error: grpc.RpcError | None = None
+        for _ in range(attempts):
+            try:
+                with self.router.pick() as node:
+                    reply = self.stubs[node](b"", timeout=self.timeout)
+            except grpc.RpcError as error:
+                last_error = error
+                continue  # reported as a failure; pick again
+            return reply.decode().split(":", 1)[0]
+        raise ConnectionError("no server answered the ping") from last_error
+
     def close(self) -> None:
         for ch in self.channels.values():
             ch.close()
@@ -128,6 +146,10 @@ def main() -> int:
         print(f"{len(keys)} keys over {len(names)} servers: {shares}")
         assert all(client.get(k).split(":")[0] == owner[k] for k in keys), "same server again"
         print("second pass: every key reached the same server again")
+        pings = {n: 0 for n in names}
+        for _ in range(30):
+            pings[client.ping()] += 1
+        print(f"30 keyless pings through router.pick(): {pings}")
 
         dead = owner[keys[0]]
         replica = {k: client.router.route_n(k, 2)[1] for k in keys}
@@ -137,13 +159,16 @@ def main() -> int:
             server = client.get(key).split(":")[0]
             expected = replica[key] if owner[key] == dead else owner[key]
             assert server == expected, (key, server, expected)
+        answered = {client.ping() for _ in range(30)}
+        assert dead not in answered
+        print(f"30 more pings after the stop were answered by {sorted(answered)}")
         moved = sum(1 for k in keys if owner[k] == dead)
         stats = client.router.stats(dead)
         print(
             f"all {len(keys)} requests succeeded; {moved} keys of {dead} went to their next "
-            f"replica; {dead} is {client.router.health(dead)} after {stats['failures']} failed "
-            f"calls, so {client.failovers} requests retried and the rest went straight to "
-            f"the replica; no other key moved"
+            f"replica ({client.failovers} retried after a failed call, the rest went straight "
+            f"there); {dead} is {client.router.health(dead)} after {stats['failures']} failed "
+            f"calls in all; no other key moved"
         )
         return 0
     finally:

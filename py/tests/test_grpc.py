@@ -126,3 +126,15 @@ def test_all_servers_down_raises(cluster):
         server.stop(grace=None).wait()
     with pytest.raises(ConnectionError):
         client.get("user:1")
+
+
+def test_keyless_pings_spread_and_skip_a_stopped_server(cluster):
+    servers, client, _ = cluster
+    answered = [client.ping() for _ in range(60)]
+    assert set(answered) == set(NAMES)
+    servers["kv-c"][0].stop(grace=None).wait()
+    answered = [client.ping() for _ in range(60)]  # every ping succeeds
+    assert set(answered) <= {"kv-a", "kv-b"}
+    stats = client.router.stats("kv-c")
+    assert stats["failures"] <= 2  # ejected after two failed calls
+    assert client.router.health("kv-c") == "ejected"
