@@ -44,6 +44,7 @@ mod algorithm;
 mod control;
 mod lease;
 mod picker;
+mod reader;
 mod snapshot;
 
 use std::sync::Arc;
@@ -56,6 +57,7 @@ use parking_lot::Mutex;
 pub use algorithm::{Algorithm, AnyPlacement};
 pub use lease::{Lease, NodeStats, Outcome, Ticket};
 pub use picker::PickerKind;
+pub use reader::RouterReader;
 pub use snapshot::{Failover, NodeHealth, Snapshot};
 
 use crate::cluster::Cluster;
@@ -124,7 +126,14 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
         self.inner.current.load_full()
     }
 
-    /// The up node serving `key` in the current snapshot.
+    /// A per-thread reading handle whose lookups skip the arc-swap load:
+    /// use one in each worker's hot loop.
+    pub fn reader(&self) -> RouterReader<T> {
+        RouterReader::new(self)
+    }
+
+    /// The up node serving `key` in the current snapshot. For hot loops,
+    /// a [`reader`](Router::reader) per thread is cheaper.
     #[inline]
     pub fn route<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<NodeIndex> {
         self.inner.current.load().route(key)

@@ -143,7 +143,12 @@ impl<T> Snapshot<T> {
     /// The up node serving a key hash computed elsewhere.
     #[inline]
     pub fn route_hash(&self, hash: u64) -> Option<NodeIndex> {
-        self.members.placement.route(hash, &self.health)
+        // The ring (the default) gets a small path the caller can inline; a
+        // match over every algorithm's lookup is too big to be inlined.
+        match &self.members.placement {
+            AnyPlacement::Ring(ring) => ring.route(hash, &self.health),
+            other => route_other(other, hash, &self.health),
+        }
     }
 
     /// Up to `n` distinct up nodes for `key`, primary first.
@@ -176,6 +181,11 @@ impl<T> Snapshot<T> {
             ),
         })
     }
+}
+
+#[inline(never)]
+fn route_other(placement: &AnyPlacement, hash: u64, health: &HealthView) -> Option<NodeIndex> {
+    placement.route(hash, health)
 }
 
 /// Replicas a non-ring placement offers for failover.
