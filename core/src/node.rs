@@ -191,16 +191,16 @@ impl<T> NodeTable<T> {
         self.up_weight
     }
 
-    /// Summed afresh after each change: a running sum of floats would drift
-    /// with churn, and changes are rare next to lookups.
-    fn recompute_up_weight(&mut self) {
-        self.up_weight = self
-            .slots
-            .iter()
-            .flatten()
-            .filter(|n| n.is_up())
-            .map(|n| n.weight)
-            .sum();
+    /// Adds `delta` to the up weight. A running sum drifts by a few ulps
+    /// under churn, which bounded-load capacities tolerate; it is reset to
+    /// exactly zero whenever no node is up, so the drift never accumulates
+    /// across an empty table.
+    fn adjust_up_weight(&mut self, delta: f64) {
+        self.up_weight = if self.up_count == 0 {
+            0.0
+        } else {
+            (self.up_weight + delta).max(0.0)
+        };
     }
 
     /// One past the highest index in use: the length a per-node array needs.
@@ -293,7 +293,7 @@ impl<T> NodeTable<T> {
         };
         self.by_name.insert(name.into(), index);
         self.up_count += 1;
-        self.recompute_up_weight();
+        self.adjust_up_weight(weight);
         Ok(index)
     }
 
@@ -303,10 +303,10 @@ impl<T> NodeTable<T> {
         self.by_name.remove(node.name());
         if self.up[index.as_usize()] {
             self.up_count -= 1;
+            self.adjust_up_weight(-node.weight);
         }
         self.up[index.as_usize()] = false;
         self.free.push(index.0);
-        self.recompute_up_weight();
         Some(node)
     }
 
@@ -314,8 +314,10 @@ impl<T> NodeTable<T> {
     pub fn set_weight(&mut self, index: NodeIndex, weight: f64) -> Result<()> {
         validate_weight(weight)?;
         let node = self.slot_mut(index)?;
-        node.weight = weight;
-        self.recompute_up_weight();
+        let old = std::mem::replace(&mut node.weight, weight);
+        if node.is_up() {
+            self.adjust_up_weight(weight - old);
+        }
         Ok(())
     }
 
@@ -323,16 +325,17 @@ impl<T> NodeTable<T> {
     pub fn set_state(&mut self, index: NodeIndex, state: NodeState) -> Result<NodeState> {
         let node = self.slot_mut(index)?;
         let old = std::mem::replace(&mut node.state, state);
-        let is_up = state == NodeState::Up;
+        let (weight, is_up) = (node.weight, state == NodeState::Up);
         if old != state {
             if is_up {
                 self.up_count += 1;
+                self.adjust_up_weight(weight);
             } else {
                 self.up_count -= 1;
+                self.adjust_up_weight(-weight);
             }
         }
         self.up[index.as_usize()] = is_up;
-        self.recompute_up_weight();
         Ok(old)
     }
 

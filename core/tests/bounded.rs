@@ -116,3 +116,24 @@ fn release_never_underflows() {
     loads.release(a);
     assert_eq!(loads.total(), 0);
 }
+
+proptest! {
+    /// The node table's running up-weight (used for bounded-load capacities)
+    /// matches a fresh sum through any churn of adds, removes, reweights and
+    /// up/down, within float rounding.
+    #[test]
+    fn up_weight_tracks_the_sum_of_up_nodes(ops in prop::collection::vec((0u8..4, 0usize..6, 0.1f64..5.0), 1..80)) {
+        let mut ring: Ring = Ring::with_vnodes(4).unwrap();
+        for (op, n, w) in ops {
+            let name = format!("node-{n}");
+            let _ = match op {
+                0 => ring.add(&name, w).map(drop),
+                1 => ring.remove(&name).map(drop),
+                2 => ring.set_weight(&name, w),
+                _ => if n % 2 == 0 { ring.mark_down(&name) } else { ring.mark_up(&name) },
+            };
+            let sum: f64 = ring.iter().filter(|(_, n)| n.is_up()).map(|(_, n)| n.weight()).sum();
+            prop_assert!((ring.nodes().up_weight() - sum).abs() <= 1e-9 * sum.max(1.0), "{} vs {}", ring.nodes().up_weight(), sum);
+        }
+    }
+}
