@@ -22,10 +22,13 @@ def _hypothesis_profile() -> None:
     import os
 
     from hypothesis import settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
 
     # CI: no example database on disk, and the same examples every run.
     settings.register_profile("ci", database=None, derandomize=True, deadline=None)
-    settings.register_profile("dev", deadline=None)
+    # Elsewhere: failing examples are remembered under target/, not in the tree.
+    database = DirectoryBasedExampleDatabase(str(REPO / "target" / "hypothesis"))
+    settings.register_profile("dev", deadline=None, database=database)
     settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
