@@ -27,6 +27,14 @@ vnode_counts = st.sampled_from([None, 1, 7, 40, 160])
 
 SETTINGS = settings(max_examples=25, deadline=None)
 
+# uhashring 2.5 (Python >= 3.10) drops a node's old points when its weight or
+# vnodes change in place; 2.4 and older keep them (stale points). The compat
+# ring follows 2.5, so tests that reconfigure nodes need it.
+UHASHRING_VERSION = tuple(int(p) for p in uhashring.__version__.split(".")[:2])
+needs_25 = pytest.mark.skipif(
+    UHASHRING_VERSION < (2, 5), reason="uhashring < 2.5 keeps stale points on reconfiguration"
+)
+
 
 def assert_same(ours: HashRing, theirs, keys=KEYS) -> None:
     assert ours.size == theirs.size
@@ -83,6 +91,7 @@ def test_ketama(nodes, vnodes, replicas):
     assert_same(HashRing(nodes, **kwargs), uhashring.HashRing(nodes, **kwargs))
 
 
+@needs_25
 @SETTINGS
 @given(node_dicts, st.lists(st.tuples(st.sampled_from(["add", "remove", "reweight"]), names, weights), max_size=6))
 def test_changes(nodes, changes):
@@ -118,6 +127,7 @@ def test_changes(nodes, changes):
             assert_same(ours, theirs, KEYS[:500])
 
 
+@needs_25
 def test_node_config_dicts_and_defaults():
     nodes = {
         "node1": {"hostname": "127.0.0.1", "port": 11211, "instance": "conn1", "weight": 2},
@@ -151,6 +161,7 @@ def test_single_name_and_empty():
     assert list(ours.iterate_nodes("k")) == list(theirs.iterate_nodes("k")) == [None]
 
 
+@needs_25
 def test_weight_fn_and_regenerate():
     state = {"node1": 1, "node2": 1, "node3": 1}
 

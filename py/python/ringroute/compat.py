@@ -22,6 +22,8 @@ answers:
   as uhashring does (correct, not faster).
 
 It is checked against the real uhashring in ``py/tests/test_compat.py``.
+The behaviour is uhashring 2.5's: 2.4 and older kept a node's old points
+when its weight or vnodes changed in place (a bug 2.5 fixed).
 
 Not the native ring: use :class:`ringroute.Ring` for the xxh3-based ring
 shared with the Rust and C libraries. A ``HashRing`` is as thread-safe as
