@@ -14,7 +14,9 @@
 //!
 //! Memory: 16 bytes per point plus 4 bytes per bucket, with between 1 and 2
 //! buckets per point (`2^k` is the power of two at or above the point count),
-//! so 20 to 24 bytes per point.
+//! so 20 to 24 bytes per point. A build allocates nothing else of that size
+//! (no temporary copy of the points): on a fresh heap, page faults on new
+//! memory cost more than hashing every point twice.
 
 use std::cmp::Ordering;
 
@@ -94,8 +96,9 @@ impl Points {
         if i == self.len() { 0 } else { i }
     }
 
-    /// Builds from scratch: one counting sort by bucket, then an insertion
-    /// sort that only ever moves entries within their bucket.
+    /// Builds from scratch with a counting sort by bucket that hashes every
+    /// point twice (once to count, once to place), then an insertion sort
+    /// that only ever moves entries within their bucket.
     ///
     /// `nodes` yields `(node, name, count)`; `name_of` resolves a node's name
     /// for tie-breaks between equal points.
@@ -110,34 +113,36 @@ impl Points {
         let bits = bucket_bits(total);
         let shift = 64 - bits;
         let buckets = 1usize << bits;
+        let nodes: Vec<(u32, &[u8], u32)> = nodes.collect();
+        let mut hashes = [0u64; CHUNK];
 
-        let mut raw = Vec::with_capacity(total);
-        for (node, name, count) in nodes {
-            raw.extend((0..count).map(|vnode| Entry {
-                point: crate::hash::point_hash(name, vnode),
-                node,
-                vnode,
-            }));
+        // Pass 1: count each bucket, then turn the counts into running
+        // totals, so that starts[b] is where bucket b ends.
+        let mut starts = vec![0u32; buckets];
+        for &(_, name, count) in &nodes {
+            for_each_point(name, count, &mut hashes, |_, point| {
+                starts[(point >> shift) as usize] += 1;
+            });
         }
-        debug_assert_eq!(raw.len(), total);
+        let mut sum = 0u32;
+        for start in &mut starts {
+            sum += *start;
+            *start = sum;
+        }
+        debug_assert_eq!(sum as usize, total);
 
-        // starts[b + 1] counts bucket b, then the prefix sum turns counts into starts.
-        let mut starts = vec![0u32; buckets + 1];
-        for e in &raw {
-            starts[(e.point >> shift) as usize + 1] += 1;
-        }
-        for b in 1..=buckets {
-            starts[b] += starts[b - 1];
-        }
-        let mut cursor = starts.clone();
+        // Pass 2: place each entry just below its bucket's cursor, which
+        // moves down from the bucket's end to its start: afterwards starts[b]
+        // is where bucket b starts, as the index needs.
         let mut entries = vec![SENTINEL; total + 1];
-        for e in raw {
-            let slot = &mut cursor[(e.point >> shift) as usize];
-            entries[*slot as usize] = e;
-            *slot += 1;
+        for &(node, name, count) in &nodes {
+            for_each_point(name, count, &mut hashes, |vnode, point| {
+                let cursor = &mut starts[(point >> shift) as usize];
+                *cursor -= 1;
+                entries[*cursor as usize] = Entry { point, node, vnode };
+            });
         }
         insertion_sort(&mut entries[..total], &name_of);
-        starts.truncate(buckets);
         Points {
             entries,
             starts,
@@ -162,23 +167,24 @@ impl Points {
             .collect();
         fresh.sort_unstable_by(|a, b| a.point.cmp(&b.point).then(a.vnode.cmp(&b.vnode)));
 
-        let old = std::mem::take(&mut self.entries);
-        let old = &old[..old.len() - 1];
-        let mut merged = Vec::with_capacity(old.len() + fresh.len() + 1);
-        let (mut i, mut j) = (0, 0);
-        while i < old.len() && j < fresh.len() {
-            if compare(&fresh[j], &old[i], &name_of) == Ordering::Less {
-                merged.push(fresh[j]);
-                j += 1;
+        // Merge in place from the back, so that no second copy of the
+        // entries is allocated: grow by the fresh points (the old sentinel's
+        // slot is reused and a new sentinel lands at the end), then fill from
+        // the last slot down with the larger of the two remaining heads.
+        let old_len = self.len();
+        self.entries.reserve_exact(fresh.len());
+        self.entries.resize(old_len + fresh.len() + 1, SENTINEL);
+        let (mut i, mut j) = (old_len, fresh.len());
+        while j > 0 {
+            let k = i + j - 1;
+            if i > 0 && compare(&fresh[j - 1], &self.entries[i - 1], &name_of) == Ordering::Less {
+                self.entries[k] = self.entries[i - 1];
+                i -= 1;
             } else {
-                merged.push(old[i]);
-                i += 1;
+                self.entries[k] = fresh[j - 1];
+                j -= 1;
             }
         }
-        merged.extend_from_slice(&old[i..]);
-        merged.extend_from_slice(&fresh[j..]);
-        merged.push(SENTINEL);
-        self.entries = merged;
         self.reindex();
     }
 
@@ -198,12 +204,18 @@ impl Points {
         let buckets = 1usize << bits;
         self.starts.clear();
         self.starts.resize(buckets, 0);
-        let mut i = 0usize;
-        for (b, start) in self.starts.iter_mut().enumerate() {
-            while i < n && ((self.entries[i].point >> self.shift) as usize) < b {
-                i += 1;
-            }
-            *start = i as u32;
+        // Count each bucket (the entries are sorted, so the counts are
+        // written in order), then turn counts into starts. No data-dependent
+        // branch: walking entries and buckets side by side mispredicts about
+        // once per bucket.
+        for e in &self.entries[..n] {
+            self.starts[(e.point >> self.shift) as usize] += 1;
+        }
+        let mut sum = 0u32;
+        for start in &mut self.starts {
+            let count = *start;
+            *start = sum;
+            sum += count;
         }
     }
 
@@ -211,6 +223,27 @@ impl Points {
     pub fn memory_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.starts.capacity() * std::mem::size_of::<u32>()
+    }
+}
+
+/// Points hashed per batch in a build. Hashing a batch before touching the
+/// bucket table (whose accesses miss the cache) lets many misses overlap.
+const CHUNK: usize = 256;
+
+/// Calls `f(vnode, point_hash(name, vnode))` for `vnode` in `0..count`,
+/// hashing `CHUNK` points at a time into `hashes`.
+#[inline]
+fn for_each_point(name: &[u8], count: u32, hashes: &mut [u64; CHUNK], mut f: impl FnMut(u32, u64)) {
+    let mut from = 0u32;
+    while from < count {
+        let batch = &mut hashes[..(count - from).min(CHUNK as u32) as usize];
+        for (vnode, hash) in (from..).zip(batch.iter_mut()) {
+            *hash = crate::hash::point_hash(name, vnode);
+        }
+        for (vnode, &point) in (from..).zip(batch.iter()) {
+            f(vnode, point);
+        }
+        from += batch.len() as u32;
     }
 }
 
@@ -304,6 +337,74 @@ mod tests {
         assert_eq!(grown.entries(), two.entries());
         grown.remove(1, 5);
         assert_eq!(grown.entries().iter().filter(|e| e.node == 1).count(), 5);
+    }
+
+    /// Deterministic names and a reference: every entry, sorted by `compare`.
+    fn many_names(i: u32) -> &'static [u8] {
+        static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        NAMES.get_or_init(|| (0..64).map(|i| format!("node-{i}")).collect())[i as usize].as_bytes()
+    }
+
+    fn sorted_reference(nodes: &[(u32, u32)]) -> Vec<Entry> {
+        let mut all: Vec<Entry> = nodes
+            .iter()
+            .flat_map(|&(node, count)| {
+                (0..count).map(move |vnode| Entry {
+                    point: crate::hash::point_hash(many_names(node), vnode),
+                    node,
+                    vnode,
+                })
+            })
+            .collect();
+        all.sort_by(|a, b| compare(a, b, &many_names));
+        all
+    }
+
+    #[test]
+    fn build_sorts_like_a_full_sort() {
+        // Counts above CHUNK, and one node of 0 points, exercise the batching.
+        let nodes: Vec<(u32, u32)> = (0..64)
+            .map(|i| (i, [0, 1, 7, 160, 300, 1000][i as usize % 6]))
+            .collect();
+        let total = nodes.iter().map(|&(_, c)| c as usize).sum();
+        let points = Points::build(
+            nodes.iter().map(|&(n, c)| (n, many_names(n), c)),
+            total,
+            many_names,
+        );
+        assert_eq!(points.entries(), sorted_reference(&nodes).as_slice());
+        assert_eq!(points.entries.last(), Some(&SENTINEL));
+        let mut fresh = Points {
+            entries: points.entries.clone(),
+            ..Points::default()
+        };
+        fresh.reindex();
+        assert_eq!(fresh.starts, points.starts);
+        assert_eq!(fresh.shift, points.shift);
+    }
+
+    #[test]
+    fn insert_merges_at_both_ends() {
+        let nodes: Vec<(u32, u32)> = (0..8).map(|i| (i, 50)).collect();
+        let built = Points::build(
+            nodes.iter().map(|&(n, c)| (n, many_names(n), c)),
+            400,
+            many_names,
+        );
+        // Grow from empty, one node at a time, in a scrambled order, with a
+        // weight change (two inserts) for one of them.
+        let mut grown = Points::default();
+        for &n in &[5u32, 0, 7, 3, 1, 6, 2, 4] {
+            if n == 3 {
+                grown.insert(n, many_names(n), 0, 20, many_names);
+                grown.insert(n, many_names(n), 20, 50, many_names);
+            } else {
+                grown.insert(n, many_names(n), 0, 50, many_names);
+            }
+        }
+        assert_eq!(grown.entries(), built.entries());
+        assert_eq!(grown.entries.last(), Some(&SENTINEL));
+        assert_eq!(grown.starts, built.starts);
     }
 
     #[test]
