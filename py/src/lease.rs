@@ -1,63 +1,17 @@
 //! `ringroute.Lease`: one request in flight on one node, reporting its
 //! outcome and latency to the router when it ends.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
-use ringroute::NodeIndex;
-use ringroute::router::{Lease, NodeStats, Router};
+use ringroute::router::{Outcome, Router, Ticket};
 
 use crate::errors::lease_finished;
 use crate::health::seconds;
 use crate::nodes::Name;
-
-/// A core [`Lease`] together with the router it borrows, so that a Python
-/// object can own it.
-///
-/// The lease borrows the `Router` stored in `_router`'s allocation; an `Arc`
-/// never moves that allocation and keeps it alive at least as long as this
-/// struct. `lease` is declared first, so it is dropped (reporting
-/// "abandoned" if nothing was reported) before `router` lets go.
-pub struct OwnedLease {
-    lease: Option<Lease<'static, Name>>,
-    /// Never read: it keeps the router that `lease` borrows alive.
-    _router: Arc<Router<Name>>,
-}
-
-impl OwnedLease {
-    /// Runs `start` (`Router::lease`, `Router::start_on`, ...) against a
-    /// router that the result then owns.
-    pub fn new(
-        router: &Arc<Router<Name>>,
-        start: impl for<'r> FnOnce(&'r Router<Name>) -> Option<Lease<'r, Name>>,
-    ) -> Option<Self> {
-        let router = Arc::clone(router);
-        let lease = start(&router)?;
-        // SAFETY: the lease borrows `*router`, which lives in the `Arc`'s
-        // heap allocation: moving the `Arc` into `Self` does not move it, and
-        // `Self` holds the `Arc` until after the lease is gone (field order,
-        // and the lease is never handed out by value).
-        let lease = unsafe { std::mem::transmute::<Lease<'_, Name>, Lease<'static, Name>>(lease) };
-        Some(OwnedLease {
-            lease: Some(lease),
-            _router: router,
-        })
-    }
-
-    /// The node serving the request.
-    pub fn node(&self) -> Option<NodeIndex> {
-        self.lease.as_ref().map(Lease::node)
-    }
-
-    /// The node's counters (identify the node across snapshots).
-    pub fn stats(&self) -> Option<&NodeStats> {
-        self.lease.as_ref().map(Lease::stats)
-    }
-}
 
 /// How the request of a lease ended, as Python reports it.
 enum Verdict {
@@ -82,30 +36,49 @@ enum Verdict {
 /// garbage-collected unreported is abandoned.
 #[pyclass(frozen, module = "ringroute", name = "Lease")]
 pub struct PyLease {
-    inner: Mutex<Option<OwnedLease>>,
+    /// The request, until its outcome is reported (core `Lease::into_ticket`).
+    ticket: Mutex<Option<Ticket>>,
+    /// A handle on the router the ticket goes back to.
+    router: Router<Name>,
     node: Py<PyString>,
 }
 
 impl PyLease {
-    pub fn new(lease: OwnedLease, node: Py<PyString>) -> Self {
+    /// A lease on `node` for the started request `ticket` of `router`.
+    pub fn new(router: &Router<Name>, ticket: Ticket, node: Py<PyString>) -> Self {
         PyLease {
-            inner: Mutex::new(Some(lease)),
+            ticket: Mutex::new(Some(ticket)),
+            router: router.clone(),
             node,
         }
     }
 
     fn end(&self, verdict: Verdict) -> PyResult<()> {
-        let Some(mut owned) = self.inner.lock().take() else {
+        let Some(ticket) = self.ticket.lock().take() else {
             return Err(lease_finished());
         };
-        let lease = owned.lease.take().expect("a live lease");
-        match verdict {
-            Verdict::Success(Some(latency)) => lease.success(latency),
-            Verdict::Success(None) => lease.success_timed(),
-            Verdict::Failure => lease.failure(),
-            Verdict::Abandon => drop(lease),
-        }
+        let outcome = match verdict {
+            Verdict::Success(Some(latency)) => Outcome::Success(latency),
+            // As the core lease's `success_timed`: since the start, on the
+            // router's clock.
+            Verdict::Success(None) => {
+                Outcome::Success(self.router.now().saturating_sub(ticket.started()))
+            }
+            Verdict::Failure => Outcome::Failure,
+            Verdict::Abandon => Outcome::Abandoned,
+        };
+        self.router.finish(ticket, outcome);
         Ok(())
+    }
+}
+
+impl Drop for PyLease {
+    /// A lease collected unreported ends its request as abandoned, so the
+    /// node's in-flight count comes down.
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.get_mut().take() {
+            self.router.finish(ticket, Outcome::Abandoned);
+        }
     }
 }
 
@@ -120,7 +93,7 @@ impl PyLease {
     /// bool: whether the outcome was reported (or the lease abandoned).
     #[getter]
     fn done(&self) -> bool {
-        self.inner.lock().is_none()
+        self.ticket.lock().is_none()
     }
 
     /// The request succeeded. ``latency`` in seconds; by default, the time
@@ -153,7 +126,7 @@ impl PyLease {
         _exc: Option<&Bound<'_, PyAny>>,
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        if self.inner.lock().is_none() {
+        if self.ticket.lock().is_none() {
             return Ok(false); // reported by hand inside the block
         }
         let verdict = match exc_type.filter(|t| !t.is_none()) {

@@ -8,14 +8,14 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyIterator, PyList, PyString, PyTuple};
 use ringroute::NodeIndex;
 use ringroute::health::{Clock, OutlierConfig, PhiConfig};
-use ringroute::router::{Algorithm, NodeHealth, PickerKind, Router, Snapshot};
+use ringroute::router::{Algorithm, Lease, NodeHealth, PickerKind, Router, Snapshot};
 
 use crate::algorithm;
 use crate::common::{count_of, names_list, reduce, repr_names, repr_nodes, weights_dict, word};
 use crate::errors::{IntoPyResult, no_route};
 use crate::health::{PyManualClock, PyOutlierDetection, PyPhiAccrual};
 use crate::keys::{key_bytes, name_of, route_batch, str_bytes, type_name};
-use crate::lease::{OwnedLease, PyLease};
+use crate::lease::PyLease;
 use crate::nodes::{Name, name_spec, parse_names, parse_nodes, weight_of};
 
 /// What a router was built with: for `repr`, `==` and pickling.
@@ -60,7 +60,7 @@ impl Settings {
 /// monotonic clock, for tests.
 #[pyclass(frozen, subclass, module = "ringroute", name = "Router")]
 pub struct PyRouter {
-    router: Arc<Router<Name>>,
+    router: Router<Name>,
     settings: Settings,
 }
 
@@ -174,23 +174,23 @@ impl PyRouter {
         v
     }
 
-    /// Wraps a started lease with its node's name. The name is read from a
-    /// snapshot that holds the very same node (same counters), not merely
-    /// the same index, which a membership change could have reused.
-    fn wrap_lease(&self, py: Python<'_>, lease: OwnedLease) -> Option<PyLease> {
-        let node = lease.node()?;
-        let stats = lease.stats()?;
+    /// Turns a core lease into a Python one, with its node's name. The
+    /// name is read from a snapshot that holds the very same node (the same
+    /// counters), not merely the same index, which a membership change could
+    /// have reused meanwhile; `None` (the lease abandoned) if the node left.
+    fn wrap_lease(&self, py: Python<'_>, lease: Lease<'_, Name>) -> Option<PyLease> {
+        let node = lease.node();
         let snapshot = self.router.snapshot();
-        let same = snapshot.stats(node).is_some_and(|s| std::ptr::eq(s, stats));
+        let same = snapshot
+            .stats(node)
+            .is_some_and(|s| std::ptr::eq(s, lease.stats()));
         if !same {
-            return None; // the node left meanwhile; the lease is abandoned
+            return None;
         }
         let name = name_at(&snapshot, node).get(py);
-        Some(PyLease::new(lease, name))
+        Some(PyLease::new(&self.router, lease.into_ticket(), name))
     }
-}
 
-impl PyRouter {
     /// `route(key)`: installed as a `METH_O` method by [`crate::fast`].
     ///
     /// The healthy node serving ``key``. ``EmptyRingError`` without nodes,
@@ -297,7 +297,7 @@ impl PyRouter {
             router.mark_down(name).py()?;
         }
         Ok(PyRouter {
-            router: Arc::new(router),
+            router,
             settings: Settings {
                 algorithm,
                 picker,
@@ -362,7 +362,7 @@ impl PyRouter {
         let bytes = key_bytes(key)?;
         // A retry only happens if the chosen node left in the meantime.
         for _ in 0..4 {
-            let Some(lease) = OwnedLease::new(&self.router, |r| r.lease(&*bytes)) else {
+            let Some(lease) = self.router.lease(&*bytes) else {
                 return Err(no_route(self.router.snapshot().nodes().len()));
             };
             if let Some(lease) = self.wrap_lease(py, lease) {
@@ -377,9 +377,15 @@ impl PyRouter {
     fn lease_on(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<PyLease> {
         let snapshot = self.router.snapshot();
         let node = Self::require(&snapshot, name)?;
-        let lease = OwnedLease::new(&self.router, |r| r.start_on(&snapshot, node))
+        let lease = self
+            .router
+            .start_on(&snapshot, node)
             .ok_or_else(|| no_route(snapshot.nodes().len()))?;
-        Ok(PyLease::new(lease, name_at(&snapshot, node).get(py)))
+        Ok(PyLease::new(
+            &self.router,
+            lease.into_ticket(),
+            name_at(&snapshot, node).get(py),
+        ))
     }
 
     /// A node for a request without a key, chosen by the router's
@@ -390,7 +396,7 @@ impl PyRouter {
     /// load-aware pickers read those in-flight counts and latencies.
     fn pick(&self, py: Python<'_>) -> PyResult<PyLease> {
         for _ in 0..4 {
-            let Some(lease) = OwnedLease::new(&self.router, |r| r.pick()) else {
+            let Some(lease) = self.router.pick() else {
                 return Err(no_route(self.router.snapshot().nodes().len()));
             };
             if let Some(lease) = self.wrap_lease(py, lease) {
