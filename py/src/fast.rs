@@ -41,7 +41,9 @@ where
         // SAFETY: the method descriptor checked that `slf` is a `T` (or a
         // subclass); both pointers are borrowed for the call.
         let slf = unsafe { Bound::from_borrowed_ptr(py, slf) };
+        // SAFETY: the descriptor's type check above: `slf` is a `T`.
         let this = unsafe { slf.cast_unchecked::<T>() };
+        // SAFETY: CPython lends `arg` to us for the duration of the call.
         let arg = unsafe { Bound::from_borrowed_ptr(py, arg) };
         body(this.get(), py, &arg)
     }));
