@@ -23,6 +23,9 @@ use points::Points;
 pub const DEFAULT_VNODES: u32 = 160;
 /// The largest accepted virtual-node count per unit of weight.
 pub const MAX_VNODES: u32 = 1 << 16;
+/// Up to this many replicas, `route_n` deduplicates by scanning its output.
+const SCAN_REPLICAS: usize = 16;
+
 /// The most points one ring may hold (16,777,216: about 370 MB of index).
 pub const MAX_POINTS: u64 = 1 << 24;
 
@@ -229,14 +232,17 @@ impl Placement for RingIndex {
         }
         let mut i = self.points.find(hash);
         let mut found = 0;
-        let mut seen = seen::Seen::new();
+        // A few replicas are checked against the answers so far; many get a
+        // bitset, whose 128-byte clearing would dominate a short walk.
+        let mut seen = (want > SCAN_REPLICAS).then(seen::Seen::new);
         // Terminates: `want` distinct up nodes exist and each owns a point.
         loop {
             let owner = NodeIndex::new(self.points.owner(i));
             // Down nodes are never recorded: `&&` stops before the insert.
             if live.is_up(owner)
                 && !seen
-                    .insert(owner)
+                    .as_mut()
+                    .and_then(|s| s.insert(owner))
                     .unwrap_or_else(|| out[..found].contains(&owner))
             {
                 out[found] = owner;
