@@ -29,7 +29,7 @@
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
@@ -37,6 +37,7 @@ use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, cri
 use jumphash::CustomJumpHasher;
 use ringroute::NodeIndex;
 use ringroute::jump::{Jump, jump_hash};
+use ringroute_bench::report::{criterion_home, measuring};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 /// Distinct keys, cycled; a power of two so the latency chain can mask.
@@ -386,30 +387,6 @@ const TABLES: &[Table] = &[
     },
 ];
 
-/// Where criterion writes: `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`,
-/// else the target directory `cargo metadata` reports, else `target/criterion`
-/// (the order criterion itself uses).
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return PathBuf::from(home);
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Path::new(&target).join("criterion");
-    }
-    let from_metadata = std::env::var_os("CARGO").and_then(|cargo| {
-        let out = std::process::Command::new(cargo)
-            .args(["metadata", "--format-version", "1", "--no-deps"])
-            .output()
-            .ok()?;
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        Some(PathBuf::from(doc["target_directory"].as_str()?))
-    });
-    match from_metadata {
-        Some(target) => target.join("criterion"),
-        None => PathBuf::from("target/criterion"),
-    }
-}
-
 /// Criterion's headline time per iteration in ns (the slope when it has one,
 /// else the mean), if this run wrote the estimate (not an older run).
 fn estimate_ns(
@@ -515,17 +492,6 @@ fn print_table(since: SystemTime) {
     if printed == 0 {
         println!("(no estimates written by this run: filtered out?)");
     }
-}
-
-/// Criterion measures (and writes estimates) only with `--bench` and none of
-/// `--test`, `--list`, `--profile-time`; `cargo test --benches` passes none.
-fn measuring() -> bool {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| {
-        args.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    };
-    has("--bench") && !has("--test") && !has("--list") && !has("--profile-time")
 }
 
 fn main() {

@@ -23,7 +23,7 @@
 //! above 1 means the reference is faster.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -34,6 +34,7 @@ use ringroute::pick::{
     LeastConn, NodeLoads, PeakEwma, Picker, Rng, RoundRobin, SmoothWeighted, WeightedRandom,
 };
 use ringroute::{NodeIndex, NodeState, NodeTable};
+use ringroute_bench::report::{criterion_home, measuring};
 use weighted_rand::builder::{NewBuilder, WalkerTableBuilder};
 
 /// Picks per criterion iteration.
@@ -176,29 +177,6 @@ const TABLES: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Where criterion writes: `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`,
-/// else the target directory `cargo metadata` reports, else `target/criterion`.
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return PathBuf::from(home);
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Path::new(&target).join("criterion");
-    }
-    let from_metadata = std::env::var_os("CARGO").and_then(|cargo| {
-        let out = std::process::Command::new(cargo)
-            .args(["metadata", "--format-version", "1", "--no-deps"])
-            .output()
-            .ok()?;
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        Some(PathBuf::from(doc["target_directory"].as_str()?))
-    });
-    from_metadata.map_or_else(
-        || PathBuf::from("target/criterion"),
-        |t| t.join("criterion"),
-    )
-}
-
 /// ns per pick from this run's estimate (slope, else mean), if it wrote one.
 fn ns_per_pick(home: &Path, group: &str, who: &str, n: usize, since: SystemTime) -> Option<f64> {
     let path = home
@@ -237,17 +215,6 @@ fn print_table(since: SystemTime) {
             }
         }
     }
-}
-
-/// Criterion measures only with `--bench` and none of `--test`, `--list`,
-/// `--profile-time`; `cargo test --benches` passes none.
-fn measuring() -> bool {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| {
-        args.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    };
-    has("--bench") && !has("--test") && !has("--list") && !has("--profile-time")
 }
 
 fn main() {

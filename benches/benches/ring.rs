@@ -28,12 +28,13 @@
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
 use ringroute::{NodeIndex, Ring};
+use ringroute_bench::report::{criterion_home, human, measuring};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 /// Distinct keys, cycled; a power of two so the latency chain can mask.
@@ -599,30 +600,6 @@ const TABLES: &[Table] = &[
     },
 ];
 
-/// Where criterion writes: `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`,
-/// else the target directory `cargo metadata` reports, else `target/criterion`
-/// (the order criterion itself uses).
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return PathBuf::from(home);
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Path::new(&target).join("criterion");
-    }
-    let from_metadata = std::env::var_os("CARGO").and_then(|cargo| {
-        let out = std::process::Command::new(cargo)
-            .args(["metadata", "--format-version", "1", "--no-deps"])
-            .output()
-            .ok()?;
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        Some(PathBuf::from(doc["target_directory"].as_str()?))
-    });
-    match from_metadata {
-        Some(target) => target.join("criterion"),
-        None => PathBuf::from("target/criterion"),
-    }
-}
-
 /// Criterion's estimates of one benchmark, in ns per iteration.
 #[derive(Copy, Clone)]
 struct Estimate {
@@ -676,16 +653,6 @@ fn estimate(
         median,
         best,
     })
-}
-
-fn human(ns: f64) -> String {
-    if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.2} us", ns / 1e3)
-    } else {
-        format!("{ns:.2} ns")
-    }
 }
 
 /// The goals set for ringroute, in ns per operation: `(group, param, goal)`.
@@ -773,17 +740,6 @@ fn print_memory() {
             ring.index_memory_bytes() as f64 / ring.point_count() as f64
         );
     }
-}
-
-/// Criterion measures (and writes estimates) only with `--bench` and none of
-/// `--test`, `--list`, `--profile-time`; `cargo test --benches` passes none.
-fn measuring() -> bool {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| {
-        args.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    };
-    has("--bench") && !has("--test") && !has("--list") && !has("--profile-time")
 }
 
 fn main() {

@@ -29,7 +29,6 @@
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
@@ -38,6 +37,7 @@ use maglev::ConsistentHasher;
 use ringroute::NodeState;
 use ringroute::maglev::{FillEntry, Maglev, MaglevTable, fill};
 use ringroute::rendezvous::Rendezvous;
+use ringroute_bench::report::{Table, measuring, print_table};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 /// Distinct keys per iteration.
@@ -291,15 +291,6 @@ fn rendezvous_lookup(c: &mut Criterion) {
 
 criterion_group!(benches, maglev_lookup, maglev_build, rendezvous_lookup);
 
-/// A group of the ratio table: its contenders (the first is the reference),
-/// its parameters, and how many operations one iteration performs.
-struct Table {
-    group: &'static str,
-    contenders: &'static [&'static str],
-    params: &'static [usize],
-    ops_per_iter: fn(usize) -> f64,
-}
-
 const TABLES: &[Table] = &[
     Table {
         group: "maglev_lookup",
@@ -321,125 +312,12 @@ const TABLES: &[Table] = &[
     },
 ];
 
-/// Where criterion writes: `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`,
-/// else the target directory `cargo metadata` reports, else `target/criterion`
-/// (the order criterion itself uses).
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return PathBuf::from(home);
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Path::new(&target).join("criterion");
-    }
-    let from_metadata = std::env::var_os("CARGO").and_then(|cargo| {
-        let out = std::process::Command::new(cargo)
-            .args(["metadata", "--format-version", "1", "--no-deps"])
-            .output()
-            .ok()?;
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        Some(PathBuf::from(doc["target_directory"].as_str()?))
-    });
-    match from_metadata {
-        Some(target) => target.join("criterion"),
-        None => PathBuf::from("target/criterion"),
-    }
-}
-
-/// Criterion's headline time per iteration in ns (the slope when it has one,
-/// else the mean), if this run wrote the estimate (not an older run).
-fn estimate_ns(
-    home: &Path,
-    group: &str,
-    contender: &str,
-    param: usize,
-    since: SystemTime,
-) -> Option<f64> {
-    let path = home
-        .join(group)
-        .join(contender)
-        .join(param.to_string())
-        .join("new")
-        .join("estimates.json");
-    let written = std::fs::metadata(&path).ok()?.modified().ok()?;
-    if written < since {
-        return None;
-    }
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
-    doc["slope"]["point_estimate"]
-        .as_f64()
-        .or_else(|| doc["mean"]["point_estimate"].as_f64())
-}
-
-fn human(ns: f64) -> String {
-    if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.2} us", ns / 1e3)
-    } else {
-        format!("{ns:.2} ns")
-    }
-}
-
-fn print_table(since: SystemTime) {
-    let home = criterion_home();
-    println!();
-    println!(
-        "ratio table (ratio = contender ns/op / ringroute ns/op; > 1 means ringroute is faster)"
-    );
-    println!("criterion data: {}", home.display());
-    println!(
-        "{:<18} {:<6} {:<16} {:>14} {:>11} {:>9}",
-        "group", "param", "contender", "ns/op", "time/op", "ratio"
-    );
-    let mut printed = 0;
-    for t in TABLES {
-        for &param in t.params {
-            let per_iter = (t.ops_per_iter)(param);
-            let times: Vec<Option<f64>> = t
-                .contenders
-                .iter()
-                .map(|c| estimate_ns(&home, t.group, c, param, since).map(|ns| ns / per_iter))
-                .collect();
-            let reference = times[0];
-            for (c, time) in t.contenders.iter().zip(&times) {
-                let Some(ns) = time else { continue };
-                let ratio = reference.map_or("-".to_string(), |r| format!("{:.2}x", ns / r));
-                println!(
-                    "{:<18} {:<6} {:<16} {:>14.2} {:>11} {:>9}",
-                    t.group,
-                    param,
-                    c,
-                    ns,
-                    human(*ns),
-                    ratio
-                );
-                printed += 1;
-            }
-        }
-    }
-    if printed == 0 {
-        println!("(no estimates written by this run: filtered out?)");
-    }
-}
-
-/// Criterion measures (and writes estimates) only with `--bench` and none of
-/// `--test`, `--list`, `--profile-time`; `cargo test --benches` passes none.
-fn measuring() -> bool {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| {
-        args.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    };
-    has("--bench") && !has("--test") && !has("--list") && !has("--profile-time")
-}
-
 fn main() {
     let since = SystemTime::now();
     benches();
     Criterion::default().configure_from_args().final_summary();
     if measuring() {
-        print_table(since);
+        print_table(TABLES, since);
     }
     let table = &maglev_fixture().ringroute;
     println!(
