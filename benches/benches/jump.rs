@@ -27,7 +27,6 @@
 //! the fastest sample (the least disturbed one on a busy machine), each with
 //! its ratio to `ringroute_jump`.
 
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -37,8 +36,9 @@ use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, cri
 use jumphash::CustomJumpHasher;
 use ringroute::NodeIndex;
 use ringroute::jump::{Jump, jump_hash};
+use ringroute_bench::fixtures::{Key, Xxh3Build, Xxh3OneShot, keys, name};
 use ringroute_bench::report::{criterion_home, measuring};
-use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+use xxhash_rust::xxh3::xxh3_64;
 
 /// Distinct keys, cycled; a power of two so the latency chain can mask.
 const KEYS: usize = 4096;
@@ -65,84 +65,9 @@ const LOOKUP_CONTENDERS: &[&str] = &[
     XXH3,
 ];
 
-/// Node `i`'s name.
-fn name(i: usize) -> String {
-    format!("10.0.{}.{}:11211", i / 256, i % 256)
-}
-
 /// The nodes removed "from the middle": a tenth, none of them the last.
 fn removed() -> impl Iterator<Item = usize> {
     (0..NODES).filter(|i| i % 10 == 5)
-}
-
-/// A 16-byte key. Its `Hash` writes the 16 bytes once and nothing else, so
-/// the peers' hashers see exactly what ringroute hashes.
-#[derive(Copy, Clone, Debug)]
-struct Key([u8; 16]);
-
-impl Hash for Key {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write(&self.0);
-    }
-}
-
-impl AsRef<[u8]> for Key {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-/// The same `KEYS` pseudo-random keys in every run (splitmix64).
-fn keys() -> &'static [Key] {
-    static CELL: OnceLock<Vec<Key>> = OnceLock::new();
-    CELL.get_or_init(|| {
-        let mut state = 0x5e_ed0f_4e15u64;
-        let mut next = move || {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
-        (0..KEYS)
-            .map(|_| {
-                let mut k = [0u8; 16];
-                k[..8].copy_from_slice(&next().to_le_bytes());
-                k[8..].copy_from_slice(&next().to_le_bytes());
-                Key(k)
-            })
-            .collect()
-    })
-}
-
-/// A `Hasher` that is one-shot xxh3: a single `write` of `bytes` finishes as
-/// exactly `xxh3_64(bytes)`.
-#[derive(Copy, Clone, Default)]
-struct Xxh3OneShot(u64);
-
-impl Hasher for Xxh3OneShot {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxh3_64_with_seed(bytes, self.0);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// The peers' `BuildHasher`: [`Xxh3OneShot`] from seed 0.
-#[derive(Copy, Clone, Default, Debug)]
-struct Xxh3Build;
-
-impl BuildHasher for Xxh3Build {
-    type Hasher = Xxh3OneShot;
-
-    #[inline]
-    fn build_hasher(&self) -> Xxh3OneShot {
-        Xxh3OneShot(0)
-    }
 }
 
 type Anchor = anchorhash::AnchorHash<Key, u32, Xxh3Build>;

@@ -26,7 +26,7 @@
 //! then reads criterion's `estimates.json` files written by this run and
 //! prints ns per operation and the ratio of each peer to ringroute.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -34,6 +34,7 @@ use std::time::SystemTime;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
 use ringroute::{NodeIndex, Ring};
+use ringroute_bench::fixtures::{Key, Xxh3Build, keys};
 use ringroute_bench::report::{criterion_home, human, measuring};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
@@ -66,78 +67,6 @@ fn names() -> &'static [String] {
             .map(|i| format!("10.0.{}.{}:11211", i / 256, i % 256))
             .collect()
     })
-}
-
-/// A 16-byte key. Its `Hash` writes the 16 bytes once and nothing else (no
-/// length prefix), so the peers' hashers see exactly what ringroute hashes.
-#[derive(Copy, Clone, Debug)]
-struct Key([u8; 16]);
-
-impl Hash for Key {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write(&self.0);
-    }
-}
-
-impl AsRef<[u8]> for Key {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-/// The same `KEYS` pseudo-random keys in every run (splitmix64).
-fn keys() -> &'static [Key] {
-    static KEYS_CELL: OnceLock<Vec<Key>> = OnceLock::new();
-    KEYS_CELL.get_or_init(|| {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
-        (0..KEYS)
-            .map(|_| {
-                let mut k = [0u8; 16];
-                k[..8].copy_from_slice(&next().to_le_bytes());
-                k[8..].copy_from_slice(&next().to_le_bytes());
-                Key(k)
-            })
-            .collect()
-    })
-}
-
-/// A `Hasher` that is one-shot xxh3: each `write` re-seeds with the state so
-/// far, so a single write of `bytes` finishes as exactly `xxh3_64(bytes)`
-/// (seed 0 is xxh3's default). Cheaper than xxhash-rust's streaming `Xxh3`,
-/// so the peers get the fastest xxh3 their APIs allow.
-#[derive(Copy, Clone, Default)]
-struct Xxh3OneShot(u64);
-
-impl Hasher for Xxh3OneShot {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxh3_64_with_seed(bytes, self.0);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// The peers' `BuildHasher`: [`Xxh3OneShot`] from seed 0.
-#[derive(Copy, Clone, Default, Debug)]
-struct Xxh3Build;
-
-impl BuildHasher for Xxh3Build {
-    type Hasher = Xxh3OneShot;
-
-    #[inline]
-    fn build_hasher(&self) -> Xxh3OneShot {
-        Xxh3OneShot(0)
-    }
 }
 
 /// consistent_hash_ring's node: a 4-byte index, so its ring entries stay

@@ -2,4 +2,5 @@
 //! estimates and print each contender's time per operation with its ratio
 //! to ringroute, so every bench reports peers side by side the same way.
 
+pub mod fixtures;
 pub mod report;
