@@ -294,6 +294,11 @@ fn replace_is_all_or_nothing_and_keeps_survivors_counters() {
     // A bad weight anywhere refuses the whole update.
     let bad = vec![("node-00", 1.0, ()), ("x", -1.0, ())];
     assert!(router.replace(bad).is_err());
+    let twice = vec![("node-00", 1.0, ()), ("node-00", 2.0, ())];
+    assert!(matches!(
+        router.replace(twice),
+        Err(ringroute::Error::DuplicateNode(_))
+    ));
     assert_eq!(router.snapshot().version(), before.version());
 
     let mut next: Vec<(String, f64, ())> = names(4).into_iter().map(|n| (n, 1.0, ())).collect();

@@ -9,7 +9,7 @@ use super::lease::NodeStats;
 use super::picker::PickerKind;
 use super::snapshot::{HealthView, Members, NodeHealth, Snapshot};
 use crate::cluster::Cluster;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::health::{OutlierDetector, PhiDetector};
 use crate::node::{NodeIndex, NodeState};
 
@@ -130,8 +130,13 @@ impl<T: Clone> Control<T> {
     /// Makes the membership exactly `nodes`, all or nothing. Nodes that stay
     /// keep their counters, health history and manual state.
     pub fn replace(&mut self, nodes: Vec<(Box<[u8]>, f64, T)>) -> Result<()> {
+        let mut keep = std::collections::HashSet::new();
+        for (name, _, _) in &nodes {
+            if !keep.insert(&name[..]) {
+                return Err(Error::DuplicateNode(name.clone()));
+            }
+        }
         let mut next = self.cluster.clone();
-        let keep: std::collections::HashSet<&[u8]> = nodes.iter().map(|(n, _, _)| &n[..]).collect();
         let gone: Vec<(NodeIndex, Box<[u8]>)> = next
             .iter()
             .filter(|(_, n)| !keep.contains(n.name()))
