@@ -6,9 +6,21 @@ use std::collections::HashSet;
 use proptest::prelude::*;
 use ringroute::{NodeIndex, Ring};
 
-/// Distinct node names, 1..=12 of them, with weights in [0.25, 4].
+/// Distinct node names, 1..=12 of them, with weights in [0.25, 4]. Names of
+/// 1–3 bytes are included: spec v1 ties their points (see docs/ring-spec.md),
+/// and every movement invariant must hold through ties too.
 fn cluster() -> impl Strategy<Value = Vec<(String, f64)>> {
-    prop::collection::hash_set("[a-z]{1,6}(:[0-9]{2,5})?", 1..12).prop_flat_map(|names| {
+    cluster_named("[a-z]{1,6}(:[0-9]{2,5})?")
+}
+
+/// Like [`cluster`], with names of at least 4 bytes: spec v1 balances only
+/// those (shorter names tie points and starve one another).
+fn cluster_of_real_names() -> impl Strategy<Value = Vec<(String, f64)>> {
+    cluster_named("[a-z]{4,8}(:[0-9]{2,5})?")
+}
+
+fn cluster_named(pattern: &'static str) -> impl Strategy<Value = Vec<(String, f64)>> {
+    prop::collection::hash_set(pattern, 1..12).prop_flat_map(|names| {
         let n = names.len();
         (
             Just(names.into_iter().collect::<Vec<_>>()),
@@ -203,7 +215,7 @@ proptest! {
     /// ~1e-9 event per node, while a ring that ignored weights (2x off for a
     /// node of weight 2 among nodes of weight 1, with p >= 40) fails.
     #[test]
-    fn share_tracks_weight(nodes in cluster()) {
+    fn share_tracks_weight(nodes in cluster_of_real_names()) {
         let vnodes = 160;
         let ring = build(&nodes, vnodes);
         let total_w: f64 = nodes.iter().map(|(_, w)| w).sum();
