@@ -34,7 +34,7 @@ use std::time::SystemTime;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
 use ringroute::{NodeIndex, Ring};
-use ringroute_bench::fixtures::{Key, Xxh3Build, keys};
+use ringroute_bench::fixtures::{Key, Xxh3Build, keys, name};
 use ringroute_bench::report::{criterion_home, human, measuring};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
@@ -59,14 +59,10 @@ const ROUTE_N: &str = "ringroute_route_n";
 const REPLICAS: &str = "ringroute_replicas";
 const CHR_REPLICAS: &str = "consistent_hash_ring_replicas";
 
-/// Node `i`'s name: `10.0.{i/256}.{i%256}:11211`.
+/// Every node name ([`name`]), made once.
 fn names() -> &'static [String] {
     static NAMES_CELL: OnceLock<Vec<String>> = OnceLock::new();
-    NAMES_CELL.get_or_init(|| {
-        (0..NAMES)
-            .map(|i| format!("10.0.{}.{}:11211", i / 256, i % 256))
-            .collect()
-    })
+    NAMES_CELL.get_or_init(|| (0..NAMES).map(name).collect())
 }
 
 /// consistent_hash_ring's node: a 4-byte index, so its ring entries stay

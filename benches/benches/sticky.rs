@@ -37,7 +37,7 @@ use maglev::ConsistentHasher;
 use ringroute::NodeState;
 use ringroute::maglev::{FillEntry, Maglev, MaglevTable, fill};
 use ringroute::rendezvous::Rendezvous;
-use ringroute_bench::fixtures::{Key, Xxh3Build, keys};
+use ringroute_bench::fixtures::{Key, Xxh3Build, keys, name};
 use ringroute_bench::report::{Table, measuring, print_table};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -57,14 +57,10 @@ const MAGLEV: &str = "maglev";
 const HRW: &str = "hrw";
 const XXH3: &str = "xxh3_key";
 
-/// Node `i`'s name: `10.0.{i/256}.{i%256}:11211`.
+/// Every node name ([`name`]), made once.
 fn names() -> &'static [String] {
     static NAMES: OnceLock<Vec<String>> = OnceLock::new();
-    NAMES.get_or_init(|| {
-        (0..BIG)
-            .map(|i| format!("10.0.{}.{}:11211", i / 256, i % 256))
-            .collect()
-    })
+    NAMES.get_or_init(|| (0..BIG).map(name).collect())
 }
 
 /// A peer's node: a 4-byte index, hashed as the node's name.
