@@ -1,4 +1,4 @@
-//! The native ring spec v1 golden vectors (`tests/data/native-ring-v1.json`),
+//! The native ring spec v2 golden vectors (`tests/data/native-ring-v2.json`),
 //! computed by an independent model of the spec. The C and Python suites
 //! check the same file.
 
@@ -13,7 +13,7 @@ fn hex(s: &str) -> Vec<u8> {
 }
 
 fn cases() -> Vec<Value> {
-    let text = include_str!("data/native-ring-v1.json");
+    let text = include_str!("data/native-ring-v2.json");
     let doc: Value = serde_json::from_str(text).unwrap();
     doc["cases"].as_array().unwrap().clone()
 }

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-GOLDEN = REPO / "core" / "tests" / "data" / "native-ring-v1.json"
+GOLDEN = REPO / "core" / "tests" / "data" / "native-ring-v2.json"
 
 
 @pytest.fixture(scope="session")

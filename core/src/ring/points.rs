@@ -24,7 +24,7 @@ use std::cmp::Ordering;
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(C)]
 pub(crate) struct Entry {
-    /// Position on the ring: `xxh3_64_with_seed(name, vnode)`.
+    /// Position on the ring: `xxh3_64(name ‖ le32(vnode))` (spec v2).
     pub point: u64,
     /// Owner, a raw [`NodeIndex`](crate::NodeIndex).
     pub node: u32,
@@ -158,9 +158,10 @@ impl Points {
         if from >= to {
             return;
         }
+        let mut hasher = crate::hash::PointHasher::new(name);
         let mut fresh: Vec<Entry> = (from..to)
             .map(|vnode| Entry {
-                point: crate::hash::point_hash(name, vnode),
+                point: hasher.hash(vnode),
                 node,
                 vnode,
             })
@@ -234,11 +235,12 @@ const CHUNK: usize = 256;
 /// hashing `CHUNK` points at a time into `hashes`.
 #[inline]
 fn for_each_point(name: &[u8], count: u32, hashes: &mut [u64; CHUNK], mut f: impl FnMut(u32, u64)) {
+    let mut hasher = crate::hash::PointHasher::new(name);
     let mut from = 0u32;
     while from < count {
         let batch = &mut hashes[..(count - from).min(CHUNK as u32) as usize];
         for (vnode, hash) in (from..).zip(batch.iter_mut()) {
-            *hash = crate::hash::point_hash(name, vnode);
+            *hash = hasher.hash(vnode);
         }
         for (vnode, &point) in (from..).zip(batch.iter()) {
             f(vnode, point);
