@@ -48,7 +48,7 @@ impl<T: Clone> Control<T> {
         control
     }
 
-    fn joined(&mut self, node: NodeIndex) {
+    pub(super) fn joined(&mut self, node: NodeIndex) {
         let i = node.as_usize();
         if self.stats.len() <= i {
             self.stats.resize(i + 1, None);
@@ -58,7 +58,7 @@ impl<T: Clone> Control<T> {
         self.unreachable[i] = false;
     }
 
-    fn left(&mut self, node: NodeIndex) {
+    pub(super) fn left(&mut self, node: NodeIndex) {
         self.stats[node.as_usize()] = None;
         self.unreachable[node.as_usize()] = false;
         if let Some(o) = &mut self.outlier {

@@ -41,6 +41,7 @@
 //! ```
 
 mod algorithm;
+mod batch;
 mod control;
 mod lease;
 mod picker;
@@ -55,6 +56,7 @@ use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
 pub use algorithm::{Algorithm, AnyPlacement};
+pub use batch::Change;
 pub use lease::{Lease, NodeStats, Outcome, Ticket};
 pub use picker::PickerKind;
 pub use reader::RouterReader;
@@ -307,6 +309,35 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
             .map(|(n, w, p)| (n.as_ref().into(), w, p))
             .collect();
         self.update(true, |c| c.replace(nodes))
+    }
+
+    /// Applies several membership changes at once, all or nothing, and
+    /// publishes them as one snapshot: readers see all of them or none.
+    ///
+    /// Changes apply in order (a node may leave and another join in the same
+    /// batch); the first bad one is returned and nothing changes. The
+    /// placement is rebuilt at most once, so a batch costs about one fresh
+    /// build however many nodes it touches; a batch of state changes alone
+    /// rebuilds nothing.
+    ///
+    /// ```
+    /// use ringroute::router::{Change, Router};
+    ///
+    /// let router: Router = Router::builder().node("a:1", 1.0).node("b:1", 1.0).build()?;
+    /// router.apply([
+    ///     Change::add("c:1", 2.0, ()),
+    ///     Change::remove("a:1"),
+    ///     Change::mark_down("b:1"),
+    /// ])?;
+    /// assert_eq!(router.snapshot().nodes().len(), 2);
+    /// // All or nothing: the unknown node refuses the whole batch.
+    /// assert!(router.apply([Change::remove("b:1"), Change::remove("zz")]).is_err());
+    /// assert_eq!(router.snapshot().nodes().len(), 2);
+    /// # Ok::<(), ringroute::Error>(())
+    /// ```
+    pub fn apply<I: IntoIterator<Item = Change<T>>>(&self, changes: I) -> Result<()> {
+        let changes: Vec<Change<T>> = changes.into_iter().collect();
+        self.update(true, |c| c.apply(changes))
     }
 
     /// Records a heartbeat from `name` for the phi-accrual detector (a no-op

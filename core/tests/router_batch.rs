@@ -1,0 +1,172 @@
+//! Batch membership updates (`Router::apply`): all or nothing, one snapshot,
+//! and the same end state as the changes applied one by one, for every
+//! algorithm.
+
+use proptest::prelude::*;
+use ringroute::router::{Algorithm, Change, NodeHealth, Router};
+use ringroute::{Error, NodeState};
+
+fn algorithms() -> Vec<Algorithm> {
+    vec![
+        Algorithm::default(),
+        Algorithm::Jump,
+        Algorithm::Rendezvous,
+        Algorithm::Maglev { table_size: 1031 },
+    ]
+}
+
+fn router(algorithm: Algorithm, n: usize) -> Router {
+    (0..n)
+        .fold(Router::builder().algorithm(algorithm), |b, i| {
+            b.node(&format!("node-{i}"), 1.0)
+        })
+        .build()
+        .unwrap()
+}
+
+/// Every key's owner, by name, in one snapshot.
+fn placement(router: &Router) -> Vec<Option<String>> {
+    let snap = router.snapshot();
+    (0..2000)
+        .map(|k| {
+            snap.route(&format!("k{k}"))
+                .map(|i| snap.node(i).unwrap().name_lossy().into_owned())
+        })
+        .collect()
+}
+
+fn members(router: &Router) -> Vec<(String, f64, NodeState)> {
+    let snap = router.snapshot();
+    let mut all: Vec<_> = snap
+        .nodes()
+        .iter()
+        .map(|(_, n)| (n.name_lossy().into_owned(), n.weight(), n.state()))
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
+/// Applies one change through the one-at-a-time API.
+fn apply_one(router: &Router, change: Change<()>) -> ringroute::Result<()> {
+    match change {
+        Change::Add { name, weight, .. } => router.add(&name, weight).map(drop),
+        Change::Remove { name } => router.remove(&name),
+        Change::SetWeight { name, weight } => router.set_weight(&name, weight),
+        Change::SetState { name, state } => match state {
+            NodeState::Up => router.mark_up(&name),
+            NodeState::Down => router.mark_down(&name),
+        },
+    }
+}
+
+#[test]
+fn a_batch_is_one_snapshot() {
+    for algorithm in algorithms() {
+        let r = router(algorithm.clone(), 6);
+        let before = r.snapshot().version();
+        r.apply([
+            Change::add("node-6", 1.0, ()),
+            Change::add("node-7", 1.0, ()),
+            Change::remove("node-0"),
+            Change::mark_down("node-1"),
+        ])
+        .unwrap();
+        let snap = r.snapshot();
+        assert_eq!(snap.version(), before + 1, "{algorithm:?}");
+        assert_eq!(snap.nodes().len(), 7);
+        assert_eq!(r.health("node-1"), Some(NodeHealth::Down));
+        assert!(snap.index_of("node-0").is_none());
+    }
+}
+
+#[test]
+fn a_bad_change_refuses_the_whole_batch() {
+    for algorithm in algorithms() {
+        let r = router(algorithm.clone(), 4);
+        let (version, routes) = (r.snapshot().version(), placement(&r));
+        let bad: Vec<Vec<Change<()>>> = vec![
+            vec![Change::add("new", 1.0, ()), Change::remove("nobody")],
+            vec![Change::remove("node-0"), Change::add("node-1", 1.0, ())],
+            vec![Change::add("new", 1.0, ()), Change::set_weight("node-2", f64::NAN)],
+            vec![Change::mark_down("node-3"), Change::set_weight("node-2", -1.0)],
+            vec![Change::add("", 1.0, ())],
+        ];
+        for batch in bad {
+            assert!(r.apply(batch).is_err(), "{algorithm:?}");
+            assert_eq!(r.snapshot().version(), version);
+            assert_eq!(placement(&r), routes);
+        }
+        let err = r.apply([Change::remove("ghost")]).unwrap_err();
+        assert!(matches!(err, Error::UnknownNode(ref n) if &n[..] == b"ghost"));
+    }
+}
+
+#[test]
+fn an_empty_batch_changes_nothing_but_publishes() {
+    let r = router(Algorithm::default(), 3);
+    let routes = placement(&r);
+    r.apply(Vec::new()).unwrap();
+    assert_eq!(placement(&r), routes);
+}
+
+#[test]
+fn nodes_that_stay_keep_their_counters() {
+    let r = router(Algorithm::default(), 3);
+    let lease = r.lease("some key").unwrap();
+    let node = lease.node();
+    let name = r.snapshot().node(node).unwrap().name().to_vec();
+    let other = (0..3)
+        .map(|i| format!("node-{i}"))
+        .find(|n| n.as_bytes() != name.as_slice())
+        .unwrap();
+    r.apply([Change::remove(&other), Change::add("node-9", 1.0, ())])
+        .unwrap();
+    let snap = r.snapshot();
+    let index = snap.index_of(&name).unwrap();
+    assert_eq!(snap.stats(index).unwrap().in_flight(), 1);
+    drop(lease);
+    assert_eq!(r.snapshot().stats(index).unwrap().in_flight(), 0);
+}
+
+fn change() -> impl Strategy<Value = Change<()>> {
+    let name = (0..12u8).prop_map(|i| format!("node-{i}"));
+    prop_oneof![
+        (name.clone(), 1..4u8).prop_map(|(n, w)| Change::add(&n, f64::from(w), ())),
+        name.clone().prop_map(|n| Change::remove(&n)),
+        (name.clone(), 1..4u8).prop_map(|(n, w)| Change::set_weight(&n, f64::from(w) / 2.0)),
+        name.clone().prop_map(|n| Change::mark_down(&n)),
+        name.prop_map(|n| Change::mark_up(&n)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A batch that succeeds ends where the same changes applied one by one
+    /// end, and routes every key the same; a batch that fails changes nothing.
+    #[test]
+    fn batch_equals_one_by_one(alg in 0..4usize, changes in prop::collection::vec(change(), 0..10)) {
+        let algorithm = algorithms()[alg].clone();
+        let batched = router(algorithm.clone(), 6);
+        let stepped = router(algorithm, 6);
+        let before = (members(&batched), placement(&batched));
+        let mut ok = true;
+        for c in changes.clone() {
+            if apply_one(&stepped, c).is_err() {
+                ok = false;
+                break;
+            }
+        }
+        match batched.apply(changes) {
+            Ok(()) => {
+                prop_assert!(ok);
+                prop_assert_eq!(members(&batched), members(&stepped));
+                prop_assert_eq!(placement(&batched), placement(&stepped));
+            }
+            Err(_) => {
+                prop_assert!(!ok);
+                prop_assert_eq!((members(&batched), placement(&batched)), before);
+            }
+        }
+    }
+}
