@@ -4,7 +4,7 @@
 //! `10.0.{i/256}.{i%256}:11211`, 160 virtual nodes per node):
 //!
 //! * `ringroute`: [`ringroute::Ring`]. Key hash `xxh3_64(key)`, point `j` of a
-//!   node is `xxh3_64_with_seed(name, j)` (the native ring spec).
+//!   node is `xxh3_64(name ‖ le32(j))` (the native ring spec v2).
 //! * `consistent_hash_ring` 0.8: its `RingBuilder::vnodes(160)`. It hashes
 //!   through a `BuildHasher` of our choice, so it gets [`Xxh3Build`]: the key
 //!   hashes to exactly `xxh3_64(key)`, a node to `xxh3_64(name)` and each
@@ -36,7 +36,7 @@ use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, cri
 use ringroute::{NodeIndex, Ring};
 use ringroute_bench::fixtures::{Key, Xxh3Build, keys, name};
 use ringroute_bench::report::{criterion_home, human, measuring};
-use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+use xxhash_rust::xxh3::xxh3_64;
 
 /// Distinct keys, cycled; a power of two so the latency chain can mask.
 const KEYS: usize = 4096;
@@ -107,7 +107,7 @@ struct Plain {
 impl Plain {
     fn node_points(node: usize, from: u32, to: u32) -> impl Iterator<Item = (u64, u32)> {
         let name = names()[node].as_bytes();
-        (from..to).map(move |j| (xxh3_64_with_seed(name, u64::from(j)), node as u32))
+        (from..to).map(move |j| (ringroute::hash::point_hash(name, j), node as u32))
     }
 
     fn build(nodes: usize) -> Self {

@@ -160,7 +160,7 @@ pub fn render(spec: &ClusterSpec, c: &Comparison) -> String {
         .iter()
         .find_map(|col| col.outcome.as_ref().ok()?.ties);
     if let Some(ties) = ties {
-        tie_warning(&mut out, spec, ties);
+        tie_warning(&mut out, ties);
     }
     Table { out: &mut out, c }.render(spec);
     out

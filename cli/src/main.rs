@@ -44,7 +44,9 @@ Exit status:
 #[derive(Parser, Debug)]
 #[command(
     name = "ringroute",
-    version,
+    // The spec version is part of what a user must match across languages;
+    // a test checks it against `ringroute::hash::SPEC_VERSION`.
+    version = concat!(env!("CARGO_PKG_VERSION"), " (native ring spec v2)"),
     about = "Route keys with consistent hashing (ring, jump, rendezvous, maglev) and analyze a cluster",
     after_help = EXIT_STATUS_HELP,
 )]
@@ -57,7 +59,8 @@ const ROUTE_ABOUT: &str = "\
 Print the node serving each key, one line per key, in input order:
 
   KEY<TAB>NODE            by default
-  KEY<TAB>N1<TAB>N2...    with -n R: R distinct nodes in failover order, primary first
+  KEY<TAB>N1<TAB>N2...    with -n R: R distinct up nodes in failover order, primary
+                          first (fewer when fewer are up: every node when R exceeds them)
 
 This format is stable: scripts may rely on it. Keys come from the arguments or,
 when none is given, from stdin, one per line (a trailing CR is dropped, an empty
@@ -77,8 +80,8 @@ and the report says whether only the changed node's keys moved.
 
 A failure section marks the first node down (or each --fail NAME), routes every
 key again, shows where its keys went, checks that no other key moved, then marks
-it up and checks that every key came back. For the ring, points that tie (node
-names under 4 bytes collide in ring spec v1) are counted and warned about.
+it up and checks that every key came back. For the ring, points that tie (a
+2^-64 event per pair under ring spec v2) are counted.
 
 --compare runs ring, jump, rendezvous and maglev on the same cluster and keys
 and prints balance, movement, failure, build time and a rough lookup cost side
@@ -103,7 +106,7 @@ struct RouteArgs {
     #[command(flatten)]
     algo: AlgoArgs,
 
-    /// Print R distinct nodes per key, primary first (R at most the node count)
+    /// Print up to R distinct nodes per key, primary first (all of them when R exceeds the nodes)
     #[arg(
         short = 'n',
         long = "replicas",

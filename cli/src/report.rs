@@ -15,9 +15,6 @@ const BAR_WIDTH: usize = 40;
 /// Eighth-block glyphs for the fractional end of a bar, 1/8 to 7/8.
 const PARTIAL: [char; 7] = ['▏', '▎', '▍', '▌', '▋', '▊', '▉'];
 
-/// Names shorter than this collide under ring spec v1.
-const SHORT_NAME: usize = 4;
-
 pub fn render(spec: &ClusterSpec, a: &Analysis) -> String {
     let mut out = String::new();
     let names = a.nodes.iter().map(|n| n.name.as_str());
@@ -59,33 +56,23 @@ fn header(out: &mut String, spec: &ClusterSpec, a: &Analysis) {
         a.keys - 1
     );
     if let Some(ties) = a.ties {
-        tie_warning(out, spec, ties);
+        tie_warning(out, ties);
     }
 }
 
-/// Warns about ring points that share a position; silent when none do.
-pub fn tie_warning(out: &mut String, spec: &ClusterSpec, ties: Ties) {
+/// Counts ring points that share a position. Under spec v2 a tie is a
+/// 2^-64 event per pair, so any tie is worth a warning (it means a node
+/// owns an empty arc); none is stated, so a reader sees it was checked.
+pub fn tie_warning(out: &mut String, ties: Ties) {
     if ties.tied == 0 {
+        line!(out, "tied points: none of {}", count(ties.points));
         return;
     }
-    let short = spec
-        .nodes
-        .iter()
-        .filter(|n| n.name.len() < SHORT_NAME)
-        .count();
     line!(
         out,
-        "warning: {} of {} ring points tie with another point, so their arcs are empty;",
+        "warning: {} of {} ring points tie with another point, so their arcs are empty",
         count(ties.tied),
         count(ties.points)
-    );
-    line!(
-        out,
-        "         node names shorter than {SHORT_NAME} bytes collide under ring spec v1 ({short} such here): see"
-    );
-    line!(
-        out,
-        "         docs/ring-spec.md, \"Known weakness of v1: node names of 1 to 3 bytes\""
     );
 }
 

@@ -25,7 +25,7 @@ use crate::text::{count, weight};
 /// The sticky algorithms the CLI can route with.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Algo {
-    /// Native hash ring (spec v1): weighted virtual nodes
+    /// Native hash ring (spec v2): weighted virtual nodes
     Ring,
     /// Jump hash with MementoHash removals: unweighted, every weight must be 1;
     /// a node's bucket is its position in the node list

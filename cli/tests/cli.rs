@@ -169,13 +169,29 @@ fn replicas_are_distinct_and_in_failover_order() {
     }
 }
 
+/// As `route_n`: more replicas than nodes gives every node, in failover
+/// order, and a huge R reserves nothing.
 #[test]
-fn more_replicas_than_nodes_is_a_usage_error() {
-    let out = ringroute(
-        &["route", "-n", "3", "--node", "a", "--node", "b", "k"],
-        b"",
-    );
-    assert_error(&out, 2, "-n 3");
+fn more_replicas_than_nodes_prints_every_node() {
+    let ring = ring(&[("a", 1.0), ("b", 1.0)]);
+    let want: Vec<String> = ring
+        .route_n("k", 2)
+        .iter()
+        .map(|&i| ring[i].name_lossy().into_owned())
+        .collect();
+    for r in ["3", "4294967295"] {
+        let out = ringroute(&["route", "-n", r, "--node", "a", "--node", "b", "k"], b"");
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out), format!("k\t{}\n", want.join("\t")));
+    }
+}
+
+#[test]
+fn version_names_the_ring_spec() {
+    let out = ringroute(&["--version"], b"");
+    assert!(out.status.success());
+    let want = format!("native ring spec v{}", ringroute::hash::SPEC_VERSION);
+    assert!(stdout(&out).contains(&want), "{}", stdout(&out));
 }
 
 #[test]
@@ -346,7 +362,7 @@ fn analyze_demo_cluster_prints_every_section() {
         !text.contains("NO:"),
         "the failure moved other keys:\n{text}"
     );
-    // Names of 4+ bytes never tie under ring spec v1.
+    // Under ring spec v2 no point ties.
     assert!(!text.contains("warning"), "{text}");
     assert!(
         text.lines().all(|l| l.chars().count() <= 100),

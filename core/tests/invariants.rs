@@ -7,20 +7,11 @@ use proptest::prelude::*;
 use ringroute::{NodeIndex, Ring};
 
 /// Distinct node names, 1..=12 of them, with weights in [0.25, 4]. Names of
-/// 1–3 bytes are included: spec v1 ties their points (see docs/ring-spec.md),
-/// and every movement invariant must hold through ties too.
+/// 1–3 bytes are drawn as often as long ones: spec v2 places them as evenly
+/// (v1 tied their points, see docs/ring-spec.md).
 fn cluster() -> impl Strategy<Value = Vec<(String, f64)>> {
-    cluster_named("[a-z]{1,6}(:[0-9]{2,5})?")
-}
-
-/// Like [`cluster`], with names of at least 4 bytes: spec v1 balances only
-/// those (shorter names tie points and starve one another).
-fn cluster_of_real_names() -> impl Strategy<Value = Vec<(String, f64)>> {
-    cluster_named("[a-z]{4,8}(:[0-9]{2,5})?")
-}
-
-fn cluster_named(pattern: &'static str) -> impl Strategy<Value = Vec<(String, f64)>> {
-    prop::collection::hash_set(pattern, 1..12).prop_flat_map(|names| {
+    let name = prop_oneof!["[a-zA-Z0-9]{1,3}", "[a-z]{1,6}(:[0-9]{2,5})?", "\\PC{1,12}"];
+    prop::collection::hash_set(name, 1..12).prop_flat_map(|names| {
         let n = names.len();
         (
             Just(names.into_iter().collect::<Vec<_>>()),
@@ -215,7 +206,7 @@ proptest! {
     /// ~1e-9 event per node, while a ring that ignored weights (2x off for a
     /// node of weight 2 among nodes of weight 1, with p >= 40) fails.
     #[test]
-    fn share_tracks_weight(nodes in cluster_of_real_names()) {
+    fn share_tracks_weight(nodes in cluster()) {
         let vnodes = 160;
         let ring = build(&nodes, vnodes);
         let total_w: f64 = nodes.iter().map(|(_, w)| w).sum();
@@ -279,19 +270,24 @@ fn a_thousand_nodes_keep_peak_to_mean_low() {
     assert_eq!(ring.point_count(), 160_000);
 }
 
-/// Spec v1 ties points of 1–3 byte names (see docs/ring-spec.md); names of
-/// 4+ bytes, which is every real `host:port`, must have no tie and the
-/// ordinary balance of 160 points per node.
+/// Whatever the naming scheme, short names included (spec v1 tied the
+/// points of 1–3 byte names, see docs/ring-spec.md), no two points tie and
+/// 160 points per node give the ordinary balance.
 #[test]
-fn realistic_names_have_no_tied_points() {
-    let schemes: [fn(usize) -> String; 4] = [
-        |i| format!("node-{i}"),
-        |i| format!("cache{i}"),
-        |i| format!("10.0.{}.{}:11211", i / 256, i % 256),
-        |i| format!("server-{i}.example.com:6379"),
+fn no_naming_scheme_ties_points() {
+    type Scheme = (fn(usize) -> String, usize);
+    let schemes: [Scheme; 8] = [
+        (|i| format!("node-{i}"), 300),
+        (|i| format!("cache{i}"), 300),
+        (|i| format!("10.0.{}.{}:11211", i / 256, i % 256), 300),
+        (|i| format!("server-{i}.example.com:6379"), 300),
+        (|i| format!("n{i}"), 100),
+        (|i| format!("n{i:02}"), 100),
+        (|i| format!("s{i}"), 1000),
+        (|i| char::from(b'a' + i as u8).to_string(), 26),
     ];
-    for scheme in schemes {
-        let nodes: Vec<(String, f64)> = (0..300).map(|i| (scheme(i), 1.0)).collect();
+    for (scheme, count) in schemes {
+        let nodes: Vec<(String, f64)> = (0..count).map(|i| (scheme(i), 1.0)).collect();
         let ring = build(&nodes, 160);
         let points: Vec<u64> = ring.points().map(|(p, _)| p).collect();
         assert_eq!(
@@ -300,8 +296,28 @@ fn realistic_names_have_no_tied_points() {
             "{}",
             nodes[0].0
         );
-        let peak = ring.ownership().iter().map(|(_, s)| *s).fold(0.0, f64::max) * 300.0;
+        let peak = ring.ownership().iter().map(|(_, s)| *s).fold(0.0, f64::max) * count as f64;
         assert!(peak < 1.5, "{}: peak/mean {peak}", nodes[0].0);
+    }
+}
+
+/// The names v1 broke worst: every one-byte name and a thousand two-byte
+/// names, 160 points each, not one tied point.
+#[test]
+fn one_and_two_byte_names_have_no_tied_point() {
+    let one: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+    let two: Vec<Vec<u8>> = (0..1000u16)
+        .map(|i| vec![(i >> 8) as u8 + b'0', i as u8])
+        .collect();
+    for names in [one, two] {
+        let ring: Ring = names
+            .iter()
+            .fold(Ring::builder(), |b, n| b.node(n, 1.0))
+            .build()
+            .unwrap();
+        let points: Vec<u64> = ring.points().map(|(p, _)| p).collect();
+        assert_eq!(points.len(), names.len() * 160);
+        assert_eq!(points.windows(2).filter(|w| w[0] == w[1]).count(), 0);
     }
 }
 

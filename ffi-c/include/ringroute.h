@@ -345,7 +345,7 @@ typedef struct ringroute_node_info {
 typedef uint32_t ringroute_outcome;
 
 /**
- * The native hash ring (spec v1) with `vnodes` points per unit weight. The
+ * The native hash ring (spec v2) with `vnodes` points per unit weight. The
  * default; the golden vectors of `docs/ring-spec.md` hold for it.
  */
 #define RINGROUTE_ALGORITHM_RING 0
@@ -451,6 +451,15 @@ const char *ringroute_status_name(int32_t status);
  * Thread-safety: safe to call from any thread at any time.
  */
 const char *ringroute_version(void);
+
+/**
+ * The version of the native ring spec this library places keys with
+ * (`docs/ring-spec.md`): 2. Every binding of one spec version routes every
+ * key to the same node; any change of placement is a new spec version.
+ *
+ * Thread-safety: safe to call from any thread at any time.
+ */
+uint32_t ringroute_spec_version(void);
 
 /**
  * Fills `*config_out` with the defaults: the native ring with 160 vnodes
@@ -606,7 +615,7 @@ enum ringroute_status ringroute_router_new_from_text(const struct ringroute_conf
 void ringroute_router_free(struct ringroute_router *router);
 
 /**
- * Hashes a key as every router does: `xxh3_64(key)`, seed 0 (spec v1). For
+ * Hashes a key as every router does: `xxh3_64(key)`, seed 0 (spec v2). For
  * callers that hash once and route the hash with `ringroute_route_hash()`.
  *
  * A zero-length key is a valid key (`key` may then be NULL).

@@ -15,7 +15,7 @@ use crate::status::{Failure, Result, boundary, boundary_void, ringroute_status};
 /// stores is safe to pass; an unknown value is `RINGROUTE_INVALID_ARGUMENT`.
 pub type ringroute_algorithm = u32;
 
-/// The native hash ring (spec v1) with `vnodes` points per unit weight. The
+/// The native hash ring (spec v2) with `vnodes` points per unit weight. The
 /// default; the golden vectors of `docs/ring-spec.md` hold for it.
 pub const RINGROUTE_ALGORITHM_RING: ringroute_algorithm = 0;
 /// Jump consistent hash with MementoHash removals. Unweighted: every node

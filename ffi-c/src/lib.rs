@@ -73,5 +73,6 @@ pub use router::{
     ringroute_router_new_from_text,
 };
 pub use status::{
-    ringroute_last_error, ringroute_status, ringroute_status_name, ringroute_version,
+    ringroute_last_error, ringroute_spec_version, ringroute_status, ringroute_status_name,
+    ringroute_version,
 };

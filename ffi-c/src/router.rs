@@ -234,7 +234,7 @@ pub(crate) fn no_node(snapshot: &Snapshot<()>) -> Failure {
     }
 }
 
-/// Hashes a key as every router does: `xxh3_64(key)`, seed 0 (spec v1). For
+/// Hashes a key as every router does: `xxh3_64(key)`, seed 0 (spec v2). For
 /// callers that hash once and route the hash with `ringroute_route_hash()`.
 ///
 /// A zero-length key is a valid key (`key` may then be NULL).

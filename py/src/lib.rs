@@ -24,7 +24,7 @@ pub mod router;
 
 /// key_hash(key) -> int
 ///
-/// The 64-bit hash of a key under the native ring spec v1: ``xxh3_64`` with
+/// The 64-bit hash of a key under the native ring spec v2: ``xxh3_64`` with
 /// seed 0 over the key's bytes (UTF-8 for ``str``).
 #[pyfunction]
 fn key_hash(key: &Bound<'_, PyAny>) -> PyResult<u64> {
@@ -34,7 +34,7 @@ fn key_hash(key: &Bound<'_, PyAny>) -> PyResult<u64> {
 /// point_hash(name, j) -> int
 ///
 /// The position of virtual node ``j`` of the node ``name`` on the native
-/// ring: ``xxh3_64(name, seed=j)``.
+/// ring: ``xxh3_64(name + j.to_bytes(4, "little"))`` (spec v2).
 #[pyfunction]
 fn point_hash(name: &Bound<'_, PyAny>, j: u32) -> PyResult<u64> {
     let bytes = keys::str_bytes(keys::name_of(name)?)?;
@@ -55,6 +55,7 @@ fn _reconstruct<'py>(
 fn _ringroute(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("SPEC_VERSION", ringroute::hash::SPEC_VERSION)?;
     m.add("DEFAULT_VNODES", ringroute::ring::DEFAULT_VNODES)?;
     m.add("MAX_VNODES", ringroute::ring::MAX_VNODES)?;
     m.add("ALGORITHMS", algorithm::ALGORITHMS.to_vec())?;

@@ -60,7 +60,7 @@ impl RingState {
 ///
 /// ``nodes`` is a list of names (weight 1.0 each), a mapping of name to
 /// weight, or a list of ``(name, weight)`` pairs. With ``algorithm="ring"``
-/// (the native ring, spec v1) each node owns ``round(vnodes * weight)``
+/// (the native ring, spec v2) each node owns ``round(vnodes * weight)``
 /// points, ``vnodes`` defaulting to 160. Names in ``down`` start marked down.
 ///
 /// Keys are ``str`` (hashed as UTF-8), ``bytes``, ``bytearray`` or

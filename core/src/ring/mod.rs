@@ -1,4 +1,4 @@
-//! The native hash ring (spec v1): weighted virtual nodes, health-aware
+//! The native hash ring (spec v2): weighted virtual nodes, health-aware
 //! lookups, replicas, and run-time membership changes that move only the
 //! changed node's keys.
 //!
@@ -260,7 +260,7 @@ impl Placement for RingIndex {
 }
 
 /// A consistent-hash ring of weighted nodes, each carrying a payload `T`:
-/// a [`Cluster`] placed by the native ring ([`RingIndex`], spec v1).
+/// a [`Cluster`] placed by the native ring ([`RingIndex`], spec v2).
 ///
 /// * Lookups ([`route`](Cluster::route), [`route_n`](Cluster::route_n),
 ///   [`replicas`](Cluster::replicas)) take `&self`, never allocate (for up

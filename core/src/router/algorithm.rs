@@ -14,7 +14,7 @@ use crate::ring::{DEFAULT_VNODES, RingIndex};
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Algorithm {
-    /// The native hash ring (spec v1) with `vnodes` points per unit weight.
+    /// The native hash ring (spec v2) with `vnodes` points per unit weight.
     Ring {
         /// Virtual nodes per unit weight.
         vnodes: u32,

@@ -130,7 +130,7 @@ void test_leases_and_outlier_ejection(void) {
     config.clock = clock;
     router = router_of(THREE, 3, &config);
 
-    CHECK_OK(ringroute_lease(router, BYTES("key-0"), &node, &ticket));
+    CHECK_OK(ringroute_lease(router, BYTES("key-3"), &node, &ticket));
     CHECK(node == 2); /* gamma, as ringroute_route says */
     CHECK_OK(ringroute_ticket_node(ticket, &node2));
     CHECK(node2 == node);

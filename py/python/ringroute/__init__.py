@@ -3,7 +3,7 @@
 A weighted consistent-hash ring with virtual nodes (and other sticky
 placements), health-aware lookups and request leases, implemented in Rust.
 The same keys reach the same nodes from Rust, C and Python (native ring
-spec v1).
+spec v2, ``SPEC_VERSION``).
 
 >>> from ringroute import Ring
 >>> ring = Ring({"cache-a": 1.0, "cache-b": 1.0, "cache-c": 2.0})
@@ -28,6 +28,7 @@ from ringroute._ringroute import (
     NoNodeUpError,
     OutlierDetection,
     PICKERS,
+    SPEC_VERSION,
     PhiAccrual,
     Ring,
     Router,
@@ -46,6 +47,7 @@ __all__ = [
     "NoNodeUpError",
     "OutlierDetection",
     "PICKERS",
+    "SPEC_VERSION",
     "PhiAccrual",
     "Ring",
     "Router",

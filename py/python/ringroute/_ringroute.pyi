@@ -18,6 +18,7 @@ from typing import (
 )
 
 __version__: Final[str]
+SPEC_VERSION: Final[int]
 DEFAULT_VNODES: Final[int]
 MAX_VNODES: Final[int]
 ALGORITHMS: Final[List[str]]
@@ -44,10 +45,10 @@ class NoNodeUpError(LookupError):
     """Nodes exist, but none of them is up."""
 
 def key_hash(key: Key) -> int:
-    """``xxh3_64(key)``: the key's position under the native ring spec v1."""
+    """``xxh3_64(key)``: the key's position under the native ring spec v2."""
 
 def point_hash(name: str, j: int) -> int:
-    """``xxh3_64(name, seed=j)``: virtual node ``j`` of node ``name``."""
+    """``xxh3_64(name + le32(j))``: virtual node ``j`` of node ``name`` (spec v2)."""
 
 class Ring:
     """A consistent-hash ring of named, weighted nodes."""
