@@ -270,7 +270,9 @@ impl Client {
             return Ok(Some(t));
         }
         let body = json!({"name": user, "password": pass});
-        let v = self.send(endpoint, "/v3/auth/authenticate", &body, None, true).await?;
+        let v = self
+            .send(endpoint, "/v3/auth/authenticate", &body, None, true)
+            .await?;
         let token = v["token"]
             .as_str()
             .ok_or_else(|| Error::Protocol("authenticate returned no token".into()))?
@@ -287,18 +289,17 @@ impl Client {
         token: Option<&str>,
         unary: bool,
     ) -> Result<Value> {
-        let mut req = self
-            .inner
-            .http
-            .post(format!("{endpoint}{path}"))
-            .json(body);
+        let mut req = self.inner.http.post(format!("{endpoint}{path}")).json(body);
         if unary {
             req = req.timeout(self.inner.config.request_timeout);
         }
         if let Some(t) = token {
             req = req.header("Authorization", t);
         }
-        let resp = req.send().await.map_err(|e| transport_error(endpoint, &e))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| transport_error(endpoint, &e))?;
         let status = resp.status();
         let bytes = resp
             .bytes()
@@ -688,7 +689,8 @@ mod tests {
         assert_eq!(ev[0].kv.key, b"svc/a");
         assert_eq!(ev[0].kv.value, b"{}");
         assert_eq!(ev[1].kv.mod_revision, 7);
-        let compacted = br#"{"result":{"header":{"revision":"9"},"compact_revision":"5","canceled":true}}"#;
+        let compacted =
+            br#"{"result":{"header":{"revision":"9"},"compact_revision":"5","canceled":true}}"#;
         assert_eq!(
             parse_watch_line(compacted).unwrap(),
             WatchMessage::Compacted(5)

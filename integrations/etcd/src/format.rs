@@ -171,11 +171,23 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        assert_eq!((e.name.as_str(), e.weight, e.up), ("10.0.0.1:80", 3.0, true));
+        assert_eq!(
+            (e.name.as_str(), e.weight, e.up),
+            ("10.0.0.1:80", 3.0, true)
+        );
         let e = auto("k1", r#"{"Addr":"10.0.0.1:80"}"#).unwrap().unwrap();
         assert_eq!(e.weight, 1.0);
-        assert_eq!(auto("k1", r#"{"Op":1,"Addr":"10.0.0.1:80"}"#).unwrap(), None);
-        assert!(auto("k1", r#"{"Addr":"10.0.0.1:80","Metadata":{"weight":"NaN"}}"#).is_err());
+        assert_eq!(
+            auto("k1", r#"{"Op":1,"Addr":"10.0.0.1:80"}"#).unwrap(),
+            None
+        );
+        assert!(
+            auto(
+                "k1",
+                r#"{"Addr":"10.0.0.1:80","Metadata":{"weight":"NaN"}}"#
+            )
+            .is_err()
+        );
         assert!(auto("k1", r#"{"Addr":""}"#).is_err());
     }
 

@@ -1,7 +1,7 @@
 //! Membership from etcd v3: many clients on many machines share one live
 //! view of the cluster.
 //!
-//! - [`Watcher`] keeps a [`ringroute::Router`] in sync with the nodes
+//! - [`Watcher`] keeps a [`ringroute::router::Router`] in sync with the nodes
 //!   registered under a prefix (a directory: `svc/` never matches `svc2/`).
 //!   One listing at revision R publishes one snapshot; a watch from R+1
 //!   then applies puts and deletes, one snapshot per batch of revisions that
@@ -35,7 +35,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use ringroute::Router;
+//! use ringroute::router::Router;
 //! use ringroute_etcd::{Watcher, WatchConfig};
 //!
 //! let router: Router = Router::builder().build()?;

@@ -34,7 +34,12 @@ impl Registration {
         ttl: Duration,
     ) -> Self {
         let key = format!("{}{name}", directory(prefix));
-        Self::start(client, key.into_bytes(), plain_value(weight).into_bytes(), ttl)
+        Self::start(
+            client,
+            key.into_bytes(),
+            plain_value(weight).into_bytes(),
+            ttl,
+        )
     }
 
     /// Puts `key = value` under a lease of `ttl` (whole seconds, at least

@@ -92,6 +92,9 @@ pub struct WatchConfig {
     /// A batch removing more than this share of the nodes is held back
     /// until the next listing confirms it (default 0.5; 1.0 disables).
     pub guard_share: f64,
+    /// A batch removing fewer nodes than this is never held (default 2): a
+    /// single departure is ordinary churn, even from a cluster of one or two.
+    pub guard_min_removals: usize,
     /// How long a held removal waits for its confirming listing.
     pub guard_confirm_after: Duration,
     /// First retry delay; doubles up to `backoff_max`, with jitter.
@@ -109,6 +112,7 @@ impl WatchConfig {
             format: Arc::new(AutoFormat),
             seeds: Vec::new(),
             guard_share: 0.5,
+            guard_min_removals: 2,
             guard_confirm_after: Duration::from_secs(10),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
@@ -452,7 +456,9 @@ impl<T: Clone + Send + Sync + Default + 'static> Worker<T> {
         // The first listing replaces seeds, which are a guess, not a view
         // of the registry; a listing made while a removal is held confirms it.
         let confirmed = from_list && (self.held_since.is_some() || !self.synced);
-        let over = removals > 0 && removals as f64 > self.config.guard_share * before as f64;
+        let over = removals > 0
+            && removals >= self.config.guard_min_removals
+            && removals as f64 > self.config.guard_share * before as f64;
         let bad = self.membership.bad_values;
         if over && !confirmed {
             if self.held_since.is_none() {
@@ -526,4 +532,3 @@ pub fn router_members<T: Clone + Send + Sync + 'static>(
         .map(|(_, n)| (n.name_lossy().into_owned(), (n.weight(), n.is_up())))
         .collect()
 }
-
