@@ -385,9 +385,12 @@ async fn deleting_80_percent_at_once_is_held_until_a_listing_confirms_it() {
     assert!(w.wait_for_revision(rev, Duration::from_secs(1)).await);
     assert_eq!(router_members(w.router()).len(), 6);
     // Back to 10, then 80% at once.
+    let mut rev = 0;
     for k in &keys[..4] {
-        c.put(k, &plain(1.0), 0).await.unwrap();
+        rev = c.put(k, &plain(1.0), 0).await.unwrap();
     }
+    assert!(w.wait_for_revision(rev, Duration::from_secs(1)).await);
+    assert_eq!(router_members(w.router()).len(), 10);
     let many: Vec<&[u8]> = keys[..8].iter().map(Vec::as_slice).collect();
     let rev = c.txn(&[], &many).await.unwrap();
     assert!(eventually(Duration::from_secs(1), || w.status().held).await);
