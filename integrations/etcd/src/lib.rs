@@ -14,7 +14,7 @@
 //! - [`Registration`] puts a serving process's entry under a lease (TTL
 //!   default 10 s), keeps it alive, grants a new lease and puts again if the
 //!   lease is lost, and revokes it on a graceful stop.
-//! - [`format`]: etcd's `endpoints` manager JSON (what grpc-go's `etcd:///`
+//! - [`mod@format`]: etcd's `endpoints` manager JSON (what grpc-go's `etcd:///`
 //!   resolver reads), the Kitex registry JSON and a plain
 //!   `{"weight":…,"state":"up"|"down"}`; pluggable through [`ValueFormat`].
 //!   Bad values are logged with `tracing`, counted, and skipped.
