@@ -217,6 +217,12 @@ impl Client {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .tcp_nodelay(true)
+            // A watch is idle for long stretches: TCP keepalive notices a
+            // peer that vanished without closing (a partition, a dead host)
+            // within about 10 + 3 x 3 s, and the watcher reconnects.
+            .tcp_keepalive(Duration::from_secs(10))
+            .tcp_keepalive_interval(Duration::from_secs(3))
+            .tcp_keepalive_retries(3)
             .use_rustls_tls();
         if let Some(tls) = &config.tls {
             if let Some(ca) = &tls.ca_pem {

@@ -593,3 +593,58 @@ async fn lag_with_1000_leased_entries_and_100_updates_per_second() {
         drop(r);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs etcd: run scripts/test-etcd"]
+async fn username_and_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::single(dir.path()).await;
+    // Enable auth through the gateway: a root user with the root role.
+    let http = reqwest::Client::new();
+    for (path, body) in [
+        (
+            "/v3/auth/user/add",
+            r#"{"name":"root","password":"s3cret"}"#,
+        ),
+        ("/v3/auth/role/add", r#"{"name":"root"}"#),
+        ("/v3/auth/user/grant", r#"{"user":"root","role":"root"}"#),
+        ("/v3/auth/enable", "{}"),
+    ] {
+        let r = http
+            .post(format!("{}{path}", etcd.url()))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "{path}: {}",
+            r.text().await.unwrap()
+        );
+    }
+    let anonymous = client(&etcd.url());
+    assert!(anonymous.put(b"svc/x", &plain(1.0), 0).await.is_err());
+    let with = |password: &str| {
+        let mut c = ClientConfig::new(&etcd.url());
+        c.auth = Some(("root".into(), password.into()));
+        c
+    };
+    let wrong = Client::new(with("nope")).unwrap();
+    let err = wrong.put(b"svc/x", &plain(1.0), 0).await.unwrap_err();
+    assert!(err.to_string().contains("authentication failed"), "{err}");
+    let c = Client::new(with("s3cret")).unwrap();
+    let mut wc = WatchConfig::new(&etcd.url(), "svc/");
+    wc.client = with("s3cret");
+    let w = Watcher::<()>::start(Router::builder().build().unwrap(), wc).unwrap();
+    let rev = c.put(b"svc/authed", &plain(1.0), 0).await.unwrap();
+    assert!(
+        w.wait_for_revision(rev, Duration::from_secs(2)).await,
+        "{:?}",
+        w.status()
+    );
+    assert_eq!(
+        router_members(w.router()).keys().collect::<Vec<_>>(),
+        ["authed"]
+    );
+    w.stop().await;
+}
