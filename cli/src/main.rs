@@ -14,6 +14,8 @@ mod analyze;
 mod cluster;
 mod compare;
 mod error;
+#[cfg(feature = "etcd")]
+mod etcd;
 mod experiment;
 mod failure;
 mod progress;
@@ -96,6 +98,12 @@ enum Command {
     /// Report balance, key movement and failures of a cluster, or compare algorithms
     #[command(long_about = ANALYZE_ABOUT, after_help = EXIT_STATUS_HELP)]
     Analyze(AnalyzeArgs),
+    /// Follow the nodes registered in etcd; print each change and the share of keys it moved
+    #[cfg(feature = "etcd")]
+    Watch(etcd::WatchArgs),
+    /// Register NAME[=WEIGHT] in etcd under a lease until interrupted
+    #[cfg(feature = "etcd")]
+    Register(etcd::RegisterArgs),
 }
 
 #[derive(Args, Debug)]
@@ -213,6 +221,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
             out.flush()?;
             Ok(())
         }
+        #[cfg(feature = "etcd")]
+        Command::Watch(args) => etcd::watch(args),
+        #[cfg(feature = "etcd")]
+        Command::Register(args) => etcd::register(args),
     }
 }
 
