@@ -73,8 +73,11 @@ pub fn weights_dict<'py>(py: Python<'py>, nodes: &[(Name, f64)]) -> PyResult<Bou
     Ok(dict)
 }
 
-/// `(ringroute._ringroute._reconstruct, (cls, args, kwargs))`: what
-/// `__reduce__` returns, so that unpickling calls `cls(*args, **kwargs)`.
+/// `(ringroute._ringroute._reconstruct, (cls, args, kwargs)[, state])`:
+/// what `__reduce__` returns, so that unpickling calls `cls(*args,
+/// **kwargs)` (see `_reconstruct` for subclasses with their own
+/// `__init__`), then restores a subclass's instance attributes (`state`, its
+/// `__dict__`, which `copy.deepcopy` copies deeply).
 pub fn reduce<'py>(
     slf: &Bound<'py, PyAny>,
     args: Bound<'py, PyTuple>,
@@ -84,13 +87,11 @@ pub fn reduce<'py>(
     let module = py.import("ringroute._ringroute")?;
     let reconstruct = module.getattr("_reconstruct")?;
     let cls = slf.get_type();
-    PyTuple::new(
-        py,
-        [
-            reconstruct,
-            PyTuple::new(py, [cls.into_any(), args.into_any(), kwargs.into_any()])?.into_any(),
-        ],
-    )
+    let call = PyTuple::new(py, [cls.into_any(), args.into_any(), kwargs.into_any()])?;
+    match crate::subclass::instance_state(slf)? {
+        Some(state) => PyTuple::new(py, [reconstruct, call.into_any(), state]),
+        None => PyTuple::new(py, [reconstruct, call.into_any()]),
+    }
 }
 
 /// Interned `str` for a fixed word (health states).

@@ -55,18 +55,10 @@ pub fn name_spec(name: &Bound<'_, PyAny>) -> PyResult<(Vec<u8>, Name)> {
     Ok((bytes, Name(Arc::new(obj))))
 }
 
-/// Reads a weight: a real number (`int` or `float`); its range is checked by
-/// the core (finite, `> 0`).
+/// Reads a weight: a real number (`int` or `float`, not `None` or `bool`);
+/// its range is checked by the core (finite, `> 0`).
 pub fn weight_of(weight: &Bound<'_, PyAny>) -> PyResult<f64> {
-    if weight.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err("a weight must be a number, not str"));
-    }
-    weight.extract::<f64>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "a weight must be a number, not {}",
-            type_name(weight)
-        ))
-    })
+    crate::numbers::real_of(weight, "a weight")
 }
 
 fn spec(name: &Bound<'_, PyAny>, weight: f64) -> PyResult<NodeSpec> {

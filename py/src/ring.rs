@@ -5,7 +5,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyIterator, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyIterator, PyList, PyString, PyTuple, PyType};
 use ringroute::router::{Algorithm, AnyPlacement};
 use ringroute::{Cluster, NodeIndex, NodeState};
 
@@ -14,6 +14,8 @@ use crate::common::{count_of, names_list, reduce, repr_names, repr_nodes, weight
 use crate::errors::{IntoPyResult, no_route};
 use crate::keys::{key_bytes, name_of, route_batch, str_bytes};
 use crate::nodes::{Name, name_spec, parse_names, parse_nodes, weight_of};
+use crate::router::Arg;
+use crate::subclass::{bind, overrides_init};
 
 /// One immutable state of a ring. Lookups clone the `Arc` (or hold the read
 /// lock); changes copy it only while a batch lookup still holds the old one.
@@ -92,6 +94,34 @@ impl PyRing {
     }
 }
 
+impl RingState {
+    /// A ring from the arguments of `Ring(nodes=None, *, vnodes=None,
+    /// algorithm="ring", table_size=None, down=None)`.
+    fn configure(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let [nodes, vnodes, algorithm, table_size, down]: [Option<Bound<'_, PyAny>>; 5] = bind(
+            "Ring()",
+            args,
+            kwargs,
+            &["nodes"],
+            &["vnodes", "algorithm", "table_size", "down"],
+        )?
+        .try_into()
+        .map_err(|_| PyValueError::new_err("internal: argument count"))?;
+        let algorithm = match &algorithm {
+            None => "ring".to_owned(),
+            Some(a) => a.extract::<String>().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(format!(
+                    "algorithm must be a str, not {}",
+                    crate::keys::type_name(a)
+                ))
+            })?,
+        };
+        let algorithm = algorithm::parse(&algorithm, vnodes.as_ref(), table_size.as_ref())?;
+        let cluster = build_cluster(&algorithm, nodes.as_ref(), down.as_ref())?;
+        Ok(RingState { cluster, algorithm })
+    }
+}
+
 /// Builds the cluster of a `Ring` or the node list of a `Router`.
 pub(crate) fn build_cluster(
     algorithm: &Algorithm,
@@ -147,22 +177,42 @@ impl PyRing {
 #[pymethods]
 impl PyRing {
     #[new]
+    #[classmethod]
     #[pyo3(
-        signature = (nodes=None, *, vnodes=None, algorithm="ring".to_owned(), table_size=None, down=None),
+        signature = (*args, **kwargs),
         text_signature = "(nodes=None, *, vnodes=None, algorithm='ring', table_size=None, down=None)"
     )]
     fn new(
-        nodes: Option<&Bound<'_, PyAny>>,
-        vnodes: Option<&Bound<'_, PyAny>>,
-        algorithm: String,
-        table_size: Option<&Bound<'_, PyAny>>,
-        down: Option<&Bound<'_, PyAny>>,
+        cls: &Bound<'_, PyType>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let algorithm = algorithm::parse(&algorithm, vnodes, table_size)?;
-        let cluster = build_cluster(&algorithm, nodes, down)?;
+        // A subclass with its own `__init__` configures the ring from it
+        // (`super().__init__(...)`); its arguments are not ours.
+        let state = if overrides_init(cls, &cls.py().get_type::<PyRing>())? {
+            RingState::configure(&PyTuple::empty(cls.py()), None)?
+        } else {
+            RingState::configure(args, kwargs)?
+        };
         Ok(PyRing {
-            state: RwLock::new(Arc::new(RingState { cluster, algorithm })),
+            state: RwLock::new(Arc::new(state)),
         })
+    }
+
+    /// Configures the ring when a subclass's ``__init__`` calls
+    /// ``super().__init__(nodes, ...)``; a no-op otherwise (``__new__``
+    /// already did it).
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __init__(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        if overrides_init(&slf.get_type(), &slf.py().get_type::<PyRing>())? {
+            let state = RingState::configure(args, kwargs)?;
+            *slf.get().state.write() = Arc::new(state);
+        }
+        Ok(())
     }
 
     /// Up to ``n`` distinct up nodes for ``key``, primary first: the key's
@@ -199,10 +249,14 @@ impl PyRing {
 
     /// Adds a node, up. Keys move only to it. ``ValueError`` for a duplicate
     /// or empty name or a bad weight (not finite, or ``<= 0``).
-    #[pyo3(signature = (name, weight=None))]
-    fn add(&self, name: &Bound<'_, PyAny>, weight: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    #[pyo3(signature = (name, weight=Arg::Missing), text_signature = "(self, name, weight=1.0)")]
+    fn add(&self, name: &Bound<'_, PyAny>, weight: Arg<'_>) -> PyResult<()> {
         let (bytes, name) = name_spec(name)?;
-        let weight = weight.map(weight_of).transpose()?.unwrap_or(1.0);
+        // An explicit `None` is refused: it is not a weight.
+        let weight = match weight {
+            Arg::Missing => 1.0,
+            Arg::Given(w) => weight_of(&w)?,
+        };
         self.change(|s| s.cluster.add_with(&bytes, weight, name).py().map(drop))
     }
 
