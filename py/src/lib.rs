@@ -18,6 +18,7 @@ pub mod fast;
 pub mod health;
 pub mod keys;
 pub mod lease;
+pub mod memento;
 pub mod nodes;
 pub mod numbers;
 pub mod ring;

@@ -10,9 +10,12 @@ use ringroute::router::{Algorithm, AnyPlacement};
 use ringroute::{Cluster, NodeIndex, NodeState};
 
 use crate::algorithm;
-use crate::common::{count_of, names_list, reduce, repr_names, repr_nodes, weights_dict};
+use crate::common::{
+    count_of, names_list, reduce_with, repr_names, repr_nodes, split_state, weights_dict,
+};
 use crate::errors::{IntoPyResult, no_route};
 use crate::keys::{key_bytes, name_of, route_batch, str_bytes};
+use crate::memento;
 use crate::nodes::{Name, name_spec, parse_names, parse_nodes, weight_of};
 use crate::router::Arg;
 use crate::subclass::{bind, overrides_init};
@@ -395,20 +398,71 @@ impl PyRing {
     fn __eq__(&self, other: &Bound<'_, PyRing>) -> bool {
         let a = self.snapshot();
         let b = other.get().snapshot();
-        a.algorithm == b.algorithm && a.config() == b.config()
+        a.algorithm == b.algorithm
+            && a.config() == b.config()
+            // Jump: the same slots and removal history, or keys differ.
+            && memento::layout(a.cluster.nodes(), a.cluster.placement())
+                == memento::layout(b.cluster.nodes(), b.cluster.placement())
     }
 
-    /// Pickles the configuration: nodes, weights, down nodes, algorithm.
+    /// Pickles the configuration: nodes, weights, down nodes, algorithm; a
+    /// jump ring with free slots also its slots and removal history (see
+    /// ``memento``), and a subclass its instance attributes.
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
         let state = slf.get().snapshot();
-        let nodes = weights_dict(py, &state.nodes())?;
+        let history = memento::to_py(py, state.cluster.nodes(), state.cluster.placement())?;
         let kwargs = PyDict::new(py);
         algorithm::to_kwargs(&state.algorithm, &kwargs)?;
+        if history.is_some() {
+            // The history holds the nodes, their slots and states.
+            return reduce_with(
+                slf.as_any(),
+                PyTuple::new(py, [PyDict::new(py)])?,
+                kwargs,
+                history,
+            );
+        }
+        let nodes = weights_dict(py, &state.nodes())?;
         let down = state.down();
         if !down.is_empty() {
             kwargs.set_item("down", PyList::new(py, down.iter().map(|n| n.bind(py)))?)?;
         }
-        reduce(slf.as_any(), PyTuple::new(py, [nodes])?, kwargs)
+        reduce_with(slf.as_any(), PyTuple::new(py, [nodes])?, kwargs, None)
+    }
+
+    /// Restores what ``__reduce__`` saved beyond the constructor's
+    /// arguments: a jump ring's slots and removal history, and a subclass's
+    /// attributes.
+    fn __setstate__(slf: &Bound<'_, Self>, state: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let Some(history) = split_state(slf.as_any(), state)? else {
+            return Ok(());
+        };
+        let history = memento::from_py(&history)?;
+        let algorithm = slf.get().snapshot().algorithm.clone();
+        let mut cluster = Cluster::with_placement(algorithm.placement().py()?);
+        for (i, slot) in history.slots.iter().enumerate() {
+            match &slot.node {
+                Some((bytes, name)) => cluster.add_with(bytes, 1.0, name.clone()),
+                None => cluster.add_with(
+                    &memento::hole_name(i as u32),
+                    1.0,
+                    memento::hole_payload(py),
+                ),
+            }
+            .py()?;
+        }
+        for &i in &history.freed {
+            cluster.remove(&memento::hole_name(i)).py()?;
+        }
+        memento::check_slots(&history, cluster.nodes())?;
+        for slot in &history.slots {
+            if let (Some((bytes, _)), false) = (&slot.node, slot.up) {
+                cluster.mark_down(bytes).py()?;
+            }
+        }
+        *slf.get().state.write() = Arc::new(RingState { cluster, algorithm });
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyIterator, PyList, PyString, PyTuple, PyType};
 use ringroute::NodeIndex;
@@ -11,11 +11,14 @@ use ringroute::health::{Clock, OutlierConfig, PhiConfig};
 use ringroute::router::{Algorithm, Lease, NodeHealth, PickerKind, Router, Snapshot};
 
 use crate::algorithm;
-use crate::common::{count_of, names_list, reduce, repr_names, repr_nodes, weights_dict, word};
+use crate::common::{
+    count_of, names_list, reduce_with, repr_names, repr_nodes, split_state, weights_dict, word,
+};
 use crate::errors::{IntoPyResult, no_route};
 use crate::health::{PyManualClock, PyOutlierDetection, PyPhiAccrual};
 use crate::keys::{key_bytes, name_of, route_batch, str_bytes, type_name};
 use crate::lease::PyLease;
+use crate::memento;
 use crate::nodes::{Name, name_spec, parse_names, parse_nodes, weight_of};
 use crate::subclass::{bind, overrides_init};
 
@@ -779,8 +782,11 @@ impl PyRouter {
 
     fn __eq__(&self, other: &Bound<'_, PyRouter>) -> bool {
         let other = other.get();
+        let (a, b) = (self.router.snapshot(), other.router.snapshot());
         self.settings.same(&other.settings)
-            && Self::config_of(&self.router.snapshot()) == Self::config_of(&other.router.snapshot())
+            && Self::config_of(&a) == Self::config_of(&b)
+            // Jump: the same slots and removal history, or keys differ.
+            && memento::layout(a.nodes(), a.placement()) == memento::layout(b.nodes(), b.placement())
     }
 
     /// Pickles the configuration: nodes, weights, nodes down by hand,
@@ -789,7 +795,14 @@ impl PyRouter {
         let py = slf.py();
         let this = slf.get();
         let snapshot = this.router.snapshot();
-        let nodes = weights_dict(py, &Self::nodes_of(&snapshot))?;
+        // A jump router with free slots: its slots and removal history go
+        // in the state (see `memento`), which holds the nodes and states.
+        let history = memento::to_py(py, snapshot.nodes(), snapshot.placement())?;
+        let nodes = if history.is_some() {
+            PyDict::new(py)
+        } else {
+            weights_dict(py, &Self::nodes_of(&snapshot))?
+        };
         let kwargs = PyDict::new(py);
         algorithm::to_kwargs(&this.settings.algorithm, &kwargs)?;
         let (picker, decay) = algorithm::describe_picker(&this.settings.picker);
@@ -798,7 +811,7 @@ impl PyRouter {
             kwargs.set_item("ewma_decay", d.as_secs_f64())?;
         }
         let down = Self::down_of(&snapshot);
-        if !down.is_empty() {
+        if !down.is_empty() && history.is_none() {
             kwargs.set_item("down", PyList::new(py, down.iter().map(|n| n.bind(py)))?)?;
         }
         match this.outlier_detection(py)? {
@@ -814,6 +827,46 @@ impl PyRouter {
         if let Some(clock) = &this.settings.clock {
             kwargs.set_item("clock", clock.bind(py))?;
         }
-        reduce(slf.as_any(), PyTuple::new(py, [nodes])?, kwargs)
+        reduce_with(slf.as_any(), PyTuple::new(py, [nodes])?, kwargs, history)
+    }
+
+    /// Restores what ``__reduce__`` saved beyond the constructor's
+    /// arguments: a jump router's slots and removal history (on a router
+    /// without nodes, as unpickling makes it), and a subclass's attributes.
+    fn __setstate__(slf: &Bound<'_, Self>, state: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let Some(history) = split_state(slf.as_any(), state)? else {
+            return Ok(());
+        };
+        let history = memento::from_py(&history)?;
+        let router = &slf.get().router;
+        if !router.snapshot().nodes().is_empty() {
+            return Err(PyValueError::new_err(
+                "__setstate__ restores a placement history only on a Router without nodes",
+            ));
+        }
+        // On an empty table the nodes take the slots in order: one update.
+        router
+            .replace(
+                history
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .map(|(i, slot)| match &slot.node {
+                        Some((bytes, name)) => (bytes.clone(), 1.0, name.clone()),
+                        None => (memento::hole_name(i as u32), 1.0, memento::hole_payload(py)),
+                    }),
+            )
+            .py()?;
+        for &i in &history.freed {
+            router.remove(&memento::hole_name(i)).py()?;
+        }
+        memento::check_slots(&history, router.snapshot().nodes())?;
+        for slot in &history.slots {
+            if let (Some((bytes, _)), false) = (&slot.node, slot.up) {
+                router.mark_down(bytes).py()?;
+            }
+        }
+        Ok(())
     }
 }
