@@ -26,12 +26,16 @@ use ringroute::{NodeIndex, NodeTable};
 
 use crate::nodes::{Name, name_spec};
 
+/// A jump placement's layout: each slot's name and up flag (`None` when
+/// free), and the free slots in the order they were freed.
+pub type Layout<'a> = (Vec<Option<(&'a [u8], bool)>>, Vec<u32>);
+
 /// A jump placement's layout, comparable: the name in each slot and the
 /// order the free slots were freed. `None` for the other algorithms.
 pub fn layout<'a>(
     table: &'a NodeTable<Name>,
     placement: &AnyPlacement,
-) -> Option<(Vec<Option<(&'a [u8], bool)>>, Vec<u32>)> {
+) -> Option<Layout<'a>> {
     let jump = placement.as_jump()?;
     let slots: Vec<_> = (0..table.capacity())
         .map(|i| {
