@@ -32,10 +32,7 @@ pub type Layout<'a> = (Vec<Option<(&'a [u8], bool)>>, Vec<u32>);
 
 /// A jump placement's layout, comparable: the name in each slot and the
 /// order the free slots were freed. `None` for the other algorithms.
-pub fn layout<'a>(
-    table: &'a NodeTable<Name>,
-    placement: &AnyPlacement,
-) -> Option<Layout<'a>> {
+pub fn layout<'a>(table: &'a NodeTable<Name>, placement: &AnyPlacement) -> Option<Layout<'a>> {
     let jump = placement.as_jump()?;
     let slots: Vec<_> = (0..table.capacity())
         .map(|i| {

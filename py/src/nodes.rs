@@ -153,3 +153,43 @@ pub fn parse_names(names: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Vec<u8>>> {
     }
     Ok(out)
 }
+
+/// For the ring: refuses, naming it, the node that takes the ring over its
+/// maximum number of points (the core only reports the total).
+pub fn check_ring_points(
+    algorithm: &ringroute::router::Algorithm,
+    specs: &[NodeSpec],
+) -> PyResult<()> {
+    use ringroute::ring::{MAX_POINTS, points_for};
+    let ringroute::router::Algorithm::Ring { vnodes } = *algorithm else {
+        return Ok(());
+    };
+    if !(1..=ringroute::ring::MAX_VNODES).contains(&vnodes) {
+        return Ok(()); // the core's InvalidVnodes says it better
+    }
+    let mut total: u64 = 0;
+    for spec in specs {
+        // A bad weight is the core's to report, with its own message.
+        let Ok(points) = points_for(vnodes, spec.weight) else {
+            if ringroute::node::validate_weight(spec.weight).is_err() {
+                return Ok(());
+            }
+            return Err(too_many(spec, vnodes));
+        };
+        total += u64::from(points);
+        if total > MAX_POINTS {
+            return Err(too_many(spec, vnodes));
+        }
+    }
+    Ok(())
+}
+
+fn too_many(spec: &NodeSpec, vnodes: u32) -> PyErr {
+    PyValueError::new_err(format!(
+        "too many ring points: node {} (weight {}, {vnodes} vnodes) brings the ring over \
+         its maximum of {} points",
+        ringroute::names::escaped(&spec.bytes),
+        spec.weight,
+        ringroute::ring::MAX_POINTS
+    ))
+}

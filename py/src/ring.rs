@@ -16,7 +16,7 @@ use crate::common::{
 use crate::errors::{IntoPyResult, no_route};
 use crate::keys::{key_bytes, name_of, route_batch, str_bytes};
 use crate::memento;
-use crate::nodes::{Name, name_spec, parse_names, parse_nodes, weight_of};
+use crate::nodes::{Name, check_ring_points, name_spec, parse_names, parse_nodes, weight_of};
 use crate::router::Arg;
 use crate::subclass::{bind, overrides_init};
 
@@ -141,6 +141,7 @@ pub(crate) fn build_cluster(
             .py();
         }
     }
+    check_ring_points(algorithm, &specs)?;
     let placement = algorithm.placement().py()?;
     Cluster::from_nodes(
         placement,

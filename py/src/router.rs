@@ -19,7 +19,7 @@ use crate::health::{PyManualClock, PyOutlierDetection, PyPhiAccrual};
 use crate::keys::{key_bytes, name_of, route_batch, str_bytes, type_name};
 use crate::lease::PyLease;
 use crate::memento;
-use crate::nodes::{Name, name_spec, parse_names, parse_nodes, weight_of};
+use crate::nodes::{Name, check_ring_points, name_spec, parse_names, parse_nodes, weight_of};
 use crate::subclass::{bind, overrides_init};
 
 /// What a router was built with: for `repr`, `==` and pickling.
@@ -301,6 +301,7 @@ impl PyRouter {
             ),
         };
         let specs = parse_nodes(nodes)?;
+        check_ring_points(&algorithm, &specs)?;
         let down = parse_names(down)?;
         for name in &down {
             if !specs.iter().any(|s| &s.bytes == name) {

@@ -234,6 +234,12 @@ def test_large_int_thresholds_are_value_errors():
         OutlierDetection(max_ejected_share=10**400)
 
 
+@pytest.mark.parametrize("cls", [Ring, Router])
+def test_too_many_points_names_the_node(cls):
+    with pytest.raises(ValueError, match=r"too many ring points: node \"heavy\" \(weight 1000000"):
+        cls({"light": 1, "heavy": 1e6, "after": 1})
+
+
 # --- subclasses ------------------------------------------------------------------
 
 
