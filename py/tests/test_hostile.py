@@ -63,6 +63,7 @@ def test_route_many_huge_ranges_and_lying_len_are_normal_errors():
     assert out.strip() == "OK"
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc, sets RLIMIT_AS")
 def test_route_many_memory_is_bounded_by_chunks_not_keys():
     # Under an address-space limit of 96 MB above what the interpreter
     # already maps, route 600 references to a 1 MB key (600 MB if copied
