@@ -23,7 +23,9 @@ pub struct Analysis {
     pub nodes: Vec<NodeLoad>,
     /// One per node; empty for a one-node cluster, which cannot lose one.
     pub removals: Vec<Movement>,
-    pub addition: Movement,
+    /// `Err(why)` when the grown cluster cannot be built (a Maglev table
+    /// too small for one more node, too many ring points): skipped.
+    pub addition: Skippable<Movement>,
     /// `None` when no node can fail (a one-node cluster).
     pub failure: Option<Failure>,
     pub ties: Option<Ties>,
@@ -57,6 +59,21 @@ impl Analysis {
             .map(|n| n.exact.map(|e| (e, n.ideal)))
             .collect();
         Some(Balance::of(pairs?.into_iter()))
+    }
+}
+
+/// An experiment's result, or why it was skipped.
+pub type Skippable<T> = Result<T, String>;
+
+/// An experiment that changes the cluster (adding a node) may produce one
+/// the algorithm refuses although the cluster under study is valid: that
+/// experiment is skipped with the reason, and the rest of the report
+/// stands. Other failures (I/O) still end the run.
+pub fn skippable<T>(result: Result<T, CliError>) -> Result<Skippable<T>, CliError> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(CliError::Usage(why)) => Ok(Err(why)),
+        Err(e) => Err(e),
     }
 }
 
@@ -105,7 +122,7 @@ pub fn run(
     let removed = (0..removals)
         .map(|i| base.remove(i, &hashes, &mut progress))
         .collect::<Result<_, _>>()?;
-    let addition = base.add(&hashes, &mut progress)?;
+    let addition = skippable(base.add(&hashes, &mut progress))?;
     let failure = if failed.is_empty() {
         None
     } else {

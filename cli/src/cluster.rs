@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use ringroute::node::validate_weight;
-use ringroute::ring::{DEFAULT_VNODES, MAX_VNODES};
+use ringroute::ring::{DEFAULT_VNODES, MAX_POINTS, MAX_VNODES};
 
 use crate::error::CliError;
 
@@ -25,7 +25,9 @@ pub struct ClusterArgs {
     /// Read nodes from FILE: "NAME [WEIGHT]" per line, '#' comments. Repeatable
     ///
     /// WEIGHT defaults to 1, '#' starts a comment anywhere on a line, blank lines
-    /// are ignored. All files and --node options make up one cluster, in which
+    /// are ignored, a byte-order mark at the start is dropped. Names may not hold
+    /// whitespace, control characters or invisible format characters (U+200B,
+    /// U+FEFF...). All files and --node options make up one cluster, in which
     /// each name may appear only once.
     #[arg(long = "nodes", value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -165,6 +167,29 @@ impl ClusterSpec {
         self.nodes.iter().map(|n| n.weight).sum()
     }
 
+    /// For the ring: refuses a cluster of more than the ring's maximum of
+    /// points, naming the node that crosses it and where it was defined
+    /// (the library only knows the total).
+    pub fn check_ring_points(&self, vnodes: u32) -> Result<(), CliError> {
+        let mut total: u64 = 0;
+        for node in &self.nodes {
+            let points =
+                ringroute::ring::points_for(vnodes, node.weight).map_or(u64::MAX, u64::from);
+            total = total.saturating_add(points);
+            if total > MAX_POINTS {
+                return Err(CliError::usage(format!(
+                    "{}: too many ring points: node \"{}\" (weight {}, {} vnodes per unit) \
+                     brings the ring over its maximum of {MAX_POINTS} points",
+                    node.origin,
+                    node.name,
+                    crate::text::weight(node.weight),
+                    vnodes
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Every node, with its position in `nodes` as its id.
     pub fn members(&self) -> Vec<Member<'_>> {
         self.nodes
@@ -203,21 +228,18 @@ pub fn parse_weight(text: &str) -> Result<f64, String> {
 }
 
 /// Names are printed in tab-separated output and written in whitespace-
-/// separated node files, so whitespace would make them ambiguous.
+/// separated node files, so whitespace would make them ambiguous; NUL,
+/// control and invisible format characters (a stray byte-order mark, a
+/// zero-width space) would make a node that looks like another but routes
+/// differently. See [`ringroute::names`].
 fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        Err("empty node name".to_string())
-    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        Err(format!(
-            "invalid node name {name:?}: must not contain whitespace"
-        ))
-    } else {
-        Ok(())
-    }
+    ringroute::names::text_name_problem(name).map_or(Ok(()), Err)
 }
 
 /// clap value parser for `--node NAME[=WEIGHT]`.
 fn parse_node_arg(raw: &str) -> Result<NodeArg, String> {
+    // Text pasted from a file that began with a byte-order mark.
+    let raw = ringroute::names::strip_bom(raw);
     // The last '=' so that names may contain '=' when a weight is given.
     let (name, weight) = match raw.rsplit_once('=') {
         Some((name, weight)) => (name, parse_weight(weight)?),
@@ -242,6 +264,8 @@ pub fn parse_node_file(bytes: &[u8], path: &Path) -> Result<Vec<NodeSpec>, CliEr
             .count();
         at(line, "not valid UTF-8")
     })?;
+    // Editors on some systems start UTF-8 files with a byte-order mark.
+    let text = ringroute::names::strip_bom(text);
     let mut nodes = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i + 1;

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::analyze::key_len;
+use crate::analyze::{Skippable, key_len, skippable};
 use crate::cluster::ClusterSpec;
 use crate::error::CliError;
 use crate::experiment::{self, Balance, Baseline, Movement};
@@ -41,7 +41,8 @@ pub struct Measures {
     pub sampled: Balance,
     pub exact: Option<Balance>,
     pub removals: Vec<Movement>,
-    pub addition: Movement,
+    /// `Err(why)` when this algorithm cannot grow the cluster (skipped).
+    pub addition: Skippable<Movement>,
     pub failure: Option<Failure>,
     pub ties: Option<Ties>,
 }
@@ -110,7 +111,7 @@ fn measure(
     let removals = (0..removals)
         .map(|i| base.remove(i, hashes, progress))
         .collect::<Result<_, _>>()?;
-    let addition = base.add(hashes, progress)?;
+    let addition = skippable(base.add(hashes, progress))?;
     let failure = if failed.is_empty() {
         None
     } else {
@@ -232,15 +233,17 @@ impl Table<'_> {
         }
 
         let added = self.c.columns.iter().find_map(|c| c.outcome.as_ref().ok());
-        if let Some(a) = added.map(|m| &m.addition) {
+        if let Some(a) = added.and_then(grown) {
             self.title(&format!(
                 "ADDING ONE NODE ({}, weight {}: the mean)",
                 a.node,
                 weight(a.weight)
             ));
-            self.row("moved", &pct(a.ideal), |m| pct(share(m.addition.moved)));
+            self.row("moved", &pct(a.ideal), |m| {
+                grown(m).map_or_else(|| "skipped".to_owned(), |a| pct(share(a.moved)))
+            });
             self.row("only keys to the new node moved", "yes", |m| {
-                yes_no(m.addition.stray == 0)
+                grown(m).map_or_else(|| "skipped".to_owned(), |a| yes_no(a.stray == 0))
             });
         }
 
@@ -290,6 +293,11 @@ fn fail(m: &Measures) -> &Failure {
     m.failure
         .as_ref()
         .expect("a failure is measured whenever nodes fail")
+}
+
+/// The addition experiment of `m`, unless it was skipped.
+fn grown(m: &Measures) -> Option<&Movement> {
+    m.addition.as_ref().ok()
 }
 
 fn yes_no(yes: bool) -> String {

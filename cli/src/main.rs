@@ -41,7 +41,8 @@ Exit status:
   1  runtime failure: a file, stdin or stdout failed, or a key had no node up to serve it
   2  usage error: bad options or node list (invalid weight, duplicate node, bad --vnodes
      or --table-size, malformed node file, no nodes for `route`, a weight other than 1
-     with --algo jump, --fail naming an unknown node or every node)";
+     with --algo jump, --fail naming an unknown node or every node, a key holding a tab
+     or a line break)";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -66,7 +67,8 @@ Print the node serving each key, one line per key, in input order:
 
 This format is stable: scripts may rely on it. Keys come from the arguments or,
 when none is given, from stdin, one per line (a trailing CR is dropped, an empty
-line is the empty key). A key that no node can serve stops the run with an error
+line is the empty key). A key containing a tab, a line feed or a carriage return
+cannot be written in this format and is a usage error (exit status 2). A key that no node can serve stops the run with an error
 on stderr and exit status 1; lines already printed stay valid.
 
 --algo picks the placement (default: ring). Jump is unweighted and refuses any
@@ -194,6 +196,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Route(args) => {
             let spec = args.cluster.load()?;
             let config = config(&args.algo, &spec);
+            if config.algo == Algo::Ring {
+                spec.check_ring_points(config.vnodes)?;
+            }
             let router = router::build(config, &spec.members())?;
             route::run(&spec, router.as_ref(), args.replicas as usize, &args.keys)
         }
@@ -208,6 +213,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 ClusterSpec::demo(args.cluster.vnodes)
             };
             let config = config(&args.algo, &spec);
+            if config.algo == Algo::Ring && !args.compare {
+                spec.check_ring_points(config.vnodes)?;
+            }
             let failed = failure::resolve(&spec, &args.fail)?;
             let text = if args.compare {
                 let comparison = compare::run(&spec, config, args.keys, &failed)?;

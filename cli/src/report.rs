@@ -18,7 +18,8 @@ const PARTIAL: [char; 7] = ['▏', '▎', '▍', '▌', '▋', '▊', '▉'];
 pub fn render(spec: &ClusterSpec, a: &Analysis) -> String {
     let mut out = String::new();
     let names = a.nodes.iter().map(|n| n.name.as_str());
-    let labels = Labels::new(names, &[a.addition.node.as_str()]);
+    let added: Vec<&str> = a.addition.iter().map(|m| m.node.as_str()).collect();
+    let labels = Labels::new(names, &added);
     header(&mut out, spec, a);
     loads(&mut out, a, &labels);
     balance(&mut out, a);
@@ -195,7 +196,17 @@ fn removals(out: &mut String, a: &Analysis, labels: &Labels) {
 
 fn addition(out: &mut String, a: &Analysis, labels: &Labels) {
     let w = labels.width;
-    let m = &a.addition;
+    let m = match &a.addition {
+        Ok(m) => m,
+        Err(why) => {
+            line!(out);
+            line!(
+                out,
+                "ADDING ONE NODE: skipped, the grown cluster is not valid: {why}"
+            );
+            return;
+        }
+    };
     line!(out);
     line!(
         out,

@@ -3,7 +3,11 @@
 //! Output is a stable, script-facing format: one line per key,
 //! `KEY<TAB>NODE`, or `KEY<TAB>N1<TAB>N2...` with `-n R`, in input order.
 //! Keys are written back byte for byte, so output lines pair up with input
-//! lines even for keys that are not UTF-8.
+//! lines even for keys that are not UTF-8. A key containing a tab, a line
+//! feed or a carriage return would break that format, so such keys are
+//! refused: as arguments before anything is printed, on stdin (where a
+//! line holds no line feed) at the line that has one; both are usage
+//! errors (exit 2).
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
@@ -32,6 +36,10 @@ pub fn run(
     // As `route_n` does: asked for more replicas than there are nodes, give
     // every node there is (and never reserve room for the request's R).
     let replicas = replicas.min(spec.len());
+    for (i, key) in keys.iter().enumerate() {
+        check_key(key.as_encoded_bytes())
+            .map_err(|why| CliError::usage(format!("key argument {} {why}", i + 1)))?;
+    }
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let mut writer = LineWriter {
         spec,
@@ -64,6 +72,7 @@ fn route_stdin(writer: &mut LineWriter<'_>, out: &mut impl Write) -> Result<(), 
     // would block; this one does, through `buffer()`.
     let mut input = BufReader::with_capacity(64 * 1024, stdin.lock());
     let mut line = Vec::new();
+    let mut line_no = 0u64;
     loop {
         // Flush before a read that may block, so interactive and
         // request/response use sees answers at once, while bulk input
@@ -82,7 +91,29 @@ fn route_stdin(writer: &mut LineWriter<'_>, out: &mut impl Write) -> Result<(), 
         if let Some(rest) = key.strip_suffix(b"\n") {
             key = rest.strip_suffix(b"\r").unwrap_or(rest);
         }
+        line_no += 1;
+        if let Err(why) = check_key(key) {
+            out.flush()?;
+            return Err(CliError::usage(format!("stdin line {line_no}: key {why}")));
+        }
         writer.write(key, out)?;
+    }
+}
+
+/// Refuses a key that would break the `KEY<TAB>NODE` lines: one holding a
+/// tab, a line feed or a carriage return. The message shows it escaped.
+fn check_key(key: &[u8]) -> Result<(), String> {
+    match key.iter().find(|b| matches!(b, b'\t' | b'\n' | b'\r')) {
+        None => Ok(()),
+        Some(&b) => Err(format!(
+            "\"{}\" contains a {}, which the KEY<TAB>NODE output cannot carry",
+            key.escape_ascii(),
+            match b {
+                b'\t' => "tab",
+                b'\n' => "line feed",
+                _ => "carriage return",
+            }
+        )),
     }
 }
 
@@ -109,7 +140,7 @@ impl LineWriter<'_> {
             out.flush()?;
             return Err(CliError::runtime(format!(
                 "cannot route key \"{}\": no node is up",
-                String::from_utf8_lossy(key)
+                key.escape_ascii()
             )));
         }
         out.write_all(key)?;

@@ -14,6 +14,10 @@ use ringroute::Ring;
 #[path = "cli/algorithms.rs"]
 mod algorithms;
 
+/// Byte-order marks, invisible names, unprintable keys, skipped experiments.
+#[path = "cli/hostile.rs"]
+mod hostile;
+
 fn ringroute(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ringroute"))
         .args(args)

@@ -44,10 +44,10 @@ impl fmt::Display for Error {
             Error::EmptyRing => f.write_str("the ring has no nodes"),
             Error::NoNodeUp => f.write_str("no node is up"),
             Error::UnknownNode(name) => {
-                write!(f, "unknown node {:?}", String::from_utf8_lossy(name))
+                write!(f, "unknown node {}", crate::names::escaped(name))
             }
             Error::DuplicateNode(name) => {
-                write!(f, "duplicate node {:?}", String::from_utf8_lossy(name))
+                write!(f, "duplicate node {}", crate::names::escaped(name))
             }
             Error::EmptyName => f.write_str("node name must not be empty"),
             Error::InvalidWeight(w) => {

@@ -52,6 +52,7 @@ pub mod hash;
 pub mod health;
 pub mod jump;
 pub mod maglev;
+pub mod names;
 pub mod node;
 pub mod pick;
 pub mod placement;

@@ -569,8 +569,11 @@ enum ringroute_status ringroute_router_new(const struct ringroute_config *config
  * Builds a router from a node list written as text, in the format of the
  * `ringroute` CLI's node files: one `NAME [WEIGHT]` per line, separated by
  * whitespace (the weight defaults to 1), `#` starts a comment that runs to
- * the end of the line, blank lines are skipped. Nodes get indices 0, 1, ...
- * in the order of the lines. For example
+ * the end of the line, blank lines are skipped, a byte-order mark at the
+ * start is dropped. Names may not contain control characters or invisible
+ * (Unicode format, Cf) characters such as U+200B or U+FEFF; binary names
+ * need `ringroute_router_new()`. Nodes get indices 0, 1, ... in the order
+ * of the lines. For example
  * `"10.0.0.1:11211\n10.0.0.2:11211 2  # bigger box\n"`.
  *
  * `config` may be NULL for the defaults.
@@ -583,9 +586,11 @@ enum ringroute_status ringroute_router_new(const struct ringroute_config *config
  *
  * Errors: `RINGROUTE_NULL_POINTER` (`text` or `router_out` NULL),
  * `RINGROUTE_INVALID_UTF8` (`text` is not UTF-8),
- * `RINGROUTE_INVALID_ARGUMENT` (a malformed line or weight; the message
- * names the line), `RINGROUTE_INVALID_WEIGHT` (a number that is not a valid
- * weight), `RINGROUTE_DUPLICATE_NODE`, `RINGROUTE_LIMIT_EXCEEDED`.
+ * `RINGROUTE_INVALID_ARGUMENT` (a malformed line, weight or name),
+ * `RINGROUTE_INVALID_WEIGHT` (a number that is not a valid weight),
+ * `RINGROUTE_DUPLICATE_NODE`, `RINGROUTE_LIMIT_EXCEEDED` (for the ring:
+ * the node that takes it over its maximum of points); the message of each
+ * names the line.
  *
  * # Safety
  *

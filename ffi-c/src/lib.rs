@@ -37,6 +37,8 @@ mod config;
 
 mod router;
 
+mod node_text;
+
 mod nodes;
 
 mod membership;

@@ -154,8 +154,8 @@ pub unsafe extern "C" fn ringroute_replace(
             return Err(Failure::new(
                 ringroute_status::RINGROUTE_DUPLICATE_NODE,
                 format!(
-                    "duplicate node {:?} in the list",
-                    String::from_utf8_lossy(name)
+                    "duplicate node {} in the list",
+                    ringroute::names::escaped(name)
                 ),
             ));
         }

@@ -57,7 +57,7 @@ pub struct ringroute_node_info {
 fn unknown(name: &[u8]) -> Failure {
     Failure::new(
         ringroute_status::RINGROUTE_UNKNOWN_NODE,
-        format!("unknown node {:?}", String::from_utf8_lossy(name)),
+        format!("unknown node {}", ringroute::names::escaped(name)),
     )
 }
 

@@ -6,6 +6,7 @@ use ringroute::router::{Router, RouterBuilder, Snapshot};
 
 use crate::args::{ByteBuf, Out, array, bytes, handle, text};
 use crate::config::ringroute_config;
+use crate::node_text::parse_node_text;
 use crate::status::{Failure, Result, boundary, boundary_void, ringroute_status};
 
 /// A router: the membership, the placement of keys and the health of every
@@ -120,41 +121,14 @@ pub unsafe extern "C" fn ringroute_router_new(
     })
 }
 
-/// Parses a node list in the CLI's node-file format: one `NAME [WEIGHT]`
-/// per line (whitespace-separated; the weight defaults to 1), `#` starts a
-/// comment that runs to the end of the line, blank lines are skipped.
-fn parse_node_text(text: &str) -> Result<Vec<(&str, f64)>> {
-    let mut nodes = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let at = |message: String| Failure::invalid(format!("line {}: {message}", i + 1));
-        let content = line.split_once('#').map_or(line, |(before, _)| before);
-        let fields: Vec<&str> = content.split_whitespace().collect();
-        let (name, weight) = match fields[..] {
-            [] => continue,
-            [name] => (name, 1.0),
-            [name, weight] => {
-                let parsed: f64 = weight
-                    .parse()
-                    .map_err(|_| at(format!("invalid weight \"{weight}\": not a number")))?;
-                (name, parsed)
-            }
-            _ => {
-                return Err(at(format!(
-                    "expected \"NAME [WEIGHT]\", found {} fields",
-                    fields.len()
-                )));
-            }
-        };
-        nodes.push((name, weight));
-    }
-    Ok(nodes)
-}
-
 /// Builds a router from a node list written as text, in the format of the
 /// `ringroute` CLI's node files: one `NAME [WEIGHT]` per line, separated by
 /// whitespace (the weight defaults to 1), `#` starts a comment that runs to
-/// the end of the line, blank lines are skipped. Nodes get indices 0, 1, ...
-/// in the order of the lines. For example
+/// the end of the line, blank lines are skipped, a byte-order mark at the
+/// start is dropped. Names may not contain control characters or invisible
+/// (Unicode format, Cf) characters such as U+200B or U+FEFF; binary names
+/// need `ringroute_router_new()`. Nodes get indices 0, 1, ... in the order
+/// of the lines. For example
 /// `"10.0.0.1:11211\n10.0.0.2:11211 2  # bigger box\n"`.
 ///
 /// `config` may be NULL for the defaults.
@@ -167,9 +141,11 @@ fn parse_node_text(text: &str) -> Result<Vec<(&str, f64)>> {
 ///
 /// Errors: `RINGROUTE_NULL_POINTER` (`text` or `router_out` NULL),
 /// `RINGROUTE_INVALID_UTF8` (`text` is not UTF-8),
-/// `RINGROUTE_INVALID_ARGUMENT` (a malformed line or weight; the message
-/// names the line), `RINGROUTE_INVALID_WEIGHT` (a number that is not a valid
-/// weight), `RINGROUTE_DUPLICATE_NODE`, `RINGROUTE_LIMIT_EXCEEDED`.
+/// `RINGROUTE_INVALID_ARGUMENT` (a malformed line, weight or name),
+/// `RINGROUTE_INVALID_WEIGHT` (a number that is not a valid weight),
+/// `RINGROUTE_DUPLICATE_NODE`, `RINGROUTE_LIMIT_EXCEEDED` (for the ring:
+/// the node that takes it over its maximum of points); the message of each
+/// names the line.
 ///
 /// # Safety
 ///
@@ -186,7 +162,9 @@ pub unsafe extern "C" fn ringroute_router_new_from_text(
         let out = unsafe { Out::new(router_out, "router_out") }?;
         // SAFETY: the caller promises a NUL-terminated string or NULL.
         let text = unsafe { self::text(text, "text") }?;
-        let nodes = parse_node_text(text)?;
+        // SAFETY: the caller promises a readable config or NULL.
+        let settings = unsafe { config.as_ref() }.copied().unwrap_or_default();
+        let nodes = parse_node_text(text, &settings)?;
         // SAFETY: the caller promises a readable config or NULL.
         let mut builder = unsafe { builder(config) }?;
         for (name, weight) in nodes {

@@ -93,6 +93,19 @@ impl Failure {
     }
 }
 
+#[cfg(test)]
+impl Failure {
+    /// The status, for tests.
+    pub fn status(&self) -> ringroute_status {
+        self.0.status
+    }
+
+    /// The message, for tests.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+}
+
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let status = match e {

@@ -238,6 +238,61 @@ fn config_and_text_are_validated() {
 }
 
 #[test]
+fn text_nodes_drop_a_bom_refuse_invisible_names_and_name_lines() {
+    let from_text = |text: &std::ffi::CStr| {
+        let mut out = null_mut();
+        // SAFETY: NUL-terminated text, writable out.
+        let status = unsafe { ringroute_router_new_from_text(null(), text.as_ptr(), &mut out) };
+        (status, (!out.is_null()).then(|| Handle(out)))
+    };
+    // A BOM-prefixed file routes exactly as the same file without it.
+    let (status, with_bom) = from_text(c"\xef\xbb\xbfalpha\nbeta 2\n");
+    assert_eq!(status, RINGROUTE_OK);
+    let (_, plain) = from_text(c"alpha\nbeta 2\n");
+    let (with_bom, plain) = (with_bom.unwrap(), plain.unwrap());
+    for i in 0..2000 {
+        let key = format!("key-{i}");
+        assert_eq!(
+            route(&with_bom, key.as_bytes()),
+            route(&plain, key.as_bytes())
+        );
+    }
+    let cases: [(&std::ffi::CStr, ringroute_status, &str); 5] = [
+        (
+            c"a\nb\xe2\x80\x8b\n",
+            RINGROUTE_INVALID_ARGUMENT,
+            "line 2: invalid node name \"b\\u{200b}\"",
+        ),
+        (c"a\n\xef\xbb\xbfb\n", RINGROUTE_INVALID_ARGUMENT, "U+FEFF"),
+        (
+            c"a\nb -1\n",
+            RINGROUTE_INVALID_WEIGHT,
+            "line 2: invalid weight \"-1\"",
+        ),
+        (
+            c"a\nb\na\n",
+            RINGROUTE_DUPLICATE_NODE,
+            "line 3: duplicate node \"a\" (first on line 1)",
+        ),
+        (
+            c"a\nbig 1000000\n",
+            RINGROUTE_LIMIT_EXCEEDED,
+            "line 2: too many ring points: node \"big\"",
+        ),
+    ];
+    for (text, status, needle) in cases {
+        let (got, router) = from_text(text);
+        assert_eq!(got, status, "{text:?}");
+        assert!(router.is_none());
+        assert!(
+            last_error().contains(needle),
+            "{} lacks {needle}",
+            last_error()
+        );
+    }
+}
+
+#[test]
 fn tickets_count_requests_and_outlive_the_router() {
     let h = build(&["a", "b", "c"], None);
     let info = |name: &str| {

@@ -73,24 +73,67 @@ pub fn weights_dict<'py>(py: Python<'py>, nodes: &[(Name, f64)]) -> PyResult<Bou
     Ok(dict)
 }
 
-/// `(ringroute._ringroute._reconstruct, (cls, args, kwargs))`: what
-/// `__reduce__` returns, so that unpickling calls `cls(*args, **kwargs)`.
+/// `(ringroute._ringroute._reconstruct, (cls, args, kwargs)[, state])`:
+/// what `__reduce__` returns, so that unpickling calls `cls(*args,
+/// **kwargs)` (see `_reconstruct` for subclasses with their own
+/// `__init__`), then restores a subclass's instance attributes (`state`, its
+/// `__dict__`, which `copy.deepcopy` copies deeply).
 pub fn reduce<'py>(
     slf: &Bound<'py, PyAny>,
     args: Bound<'py, PyTuple>,
     kwargs: Bound<'py, PyDict>,
 ) -> PyResult<Bound<'py, PyTuple>> {
+    reduce_with(slf, args, kwargs, None)
+}
+
+/// [`reduce`] with the placement's own state (see [`crate::memento`]): the
+/// state is then `(placement, attributes)`, either possibly `None`, which
+/// the class's `__setstate__` reads (see [`split_state`]).
+pub fn reduce_with<'py>(
+    slf: &Bound<'py, PyAny>,
+    args: Bound<'py, PyTuple>,
+    kwargs: Bound<'py, PyDict>,
+    placement: Option<Bound<'py, PyTuple>>,
+) -> PyResult<Bound<'py, PyTuple>> {
     let py = slf.py();
     let module = py.import("ringroute._ringroute")?;
     let reconstruct = module.getattr("_reconstruct")?;
     let cls = slf.get_type();
-    PyTuple::new(
+    let call = PyTuple::new(py, [cls.into_any(), args.into_any(), kwargs.into_any()])?;
+    let attrs = crate::subclass::instance_state(slf)?;
+    if placement.is_none() && attrs.is_none() {
+        return PyTuple::new(py, [reconstruct, call.into_any()]);
+    }
+    let none = || py.None().into_bound(py);
+    let state = PyTuple::new(
         py,
         [
-            reconstruct,
-            PyTuple::new(py, [cls.into_any(), args.into_any(), kwargs.into_any()])?.into_any(),
+            placement.map_or_else(none, Bound::into_any),
+            attrs.unwrap_or_else(none),
         ],
-    )
+    )?;
+    PyTuple::new(py, [reconstruct, call.into_any(), state.into_any()])
+}
+
+/// What `__setstate__` receives: `(placement, attributes)` from
+/// [`reduce_with`] (a bare attribute dict is accepted too), each `None`
+/// when absent. Restores the attributes at once.
+pub fn split_state<'py>(
+    slf: &Bound<'py, PyAny>,
+    state: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let (placement, attrs) = if state.is_instance_of::<PyDict>() {
+        (None, Some(state.clone()))
+    } else {
+        let (p, a): (Bound<'py, PyAny>, Bound<'py, PyAny>) = state.extract().map_err(|_| {
+            PyTypeError::new_err("__setstate__ takes (placement, attributes) as __reduce__ made it")
+        })?;
+        ((!p.is_none()).then_some(p), (!a.is_none()).then_some(a))
+    };
+    if let Some(attrs) = attrs {
+        slf.getattr("__dict__")?.call_method1("update", (attrs,))?;
+    }
+    Ok(placement)
 }
 
 /// Interned `str` for a fixed word (health states).

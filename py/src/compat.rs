@@ -110,6 +110,32 @@ impl Continuum {
     }
 }
 
+/// Points a compat continuum may hold: far more than any real deployment
+/// (160 vnodes x 100,000 nodes), few enough that building them cannot
+/// exhaust memory and abort the interpreter (`vnodes=10**12`).
+pub const MAX_POINTS: usize = 1 << 24;
+
+/// Refuses, before any change, a configuration of more than [`MAX_POINTS`]
+/// points in all (`count` points of `replicas` each per node).
+fn check_points<'a>(
+    counts: impl Iterator<Item = (&'a Py<PyAny>, usize)>,
+    replicas: usize,
+) -> PyResult<()> {
+    let mut total = 0usize;
+    for (node, count) in counts {
+        total = total.saturating_add(count.saturating_mul(replicas));
+        if total > MAX_POINTS {
+            return Err(PyValueError::new_err(format!(
+                "too many points: node {} brings the continuum over {MAX_POINTS} points \
+                 (vnodes x weight too large)",
+                Python::attach(|py| node.bind(py).repr().map(|r| r.to_string()))
+                    .unwrap_or_else(|_| "?".to_owned())
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[pymethods]
 impl Continuum {
     /// ``_Continuum(ketama=False, replicas=4)``
@@ -137,6 +163,7 @@ impl Continuum {
         if self.mode != Mode::Md5 {
             return Err(PyValueError::new_err("set_nodes is for the md5 mode"));
         }
+        check_points(entries.iter().map(|e| (&e.1, e.3)), 1)?;
         let mut state = self.state.write();
         let mut buf = Vec::new();
         for (id, node, label, count) in entries {
@@ -181,6 +208,7 @@ impl Continuum {
         let Mode::Ketama { replicas } = self.mode else {
             return Err(PyValueError::new_err("rebuild is for the ketama mode"));
         };
+        check_points(entries.iter().map(|e| (&e.1, e.3)), replicas)?;
         let mut state = State::default();
         let mut all = Vec::new();
         let mut buf = Vec::new();

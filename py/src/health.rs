@@ -4,28 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use ringroute::health::{Clock, ManualClock, OutlierConfig, PhiConfig};
 
 use crate::common::reduce;
 use crate::errors::IntoPyResult;
-use crate::keys::type_name;
 
 /// Seconds (`int` or `float`, finite, `>= 0`) as a `Duration`.
 pub fn seconds(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> {
-    let secs: f64 = value.extract().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{what} must be a number of seconds, not {}",
-            type_name(value)
-        ))
-    })?;
-    Duration::try_from_secs_f64(secs).map_err(|_| {
-        PyValueError::new_err(format!(
-            "{what} must be a finite, non-negative number of seconds, got {secs}"
-        ))
-    })
+    crate::numbers::seconds_of(value, what)
 }
 
 fn float_repr(x: f64) -> String {
@@ -71,12 +59,7 @@ impl PyOutlierDetection {
             config.max_ejection = seconds(v, "max_ejection")?;
         }
         if let Some(v) = max_ejected_share {
-            config.max_ejected_share = v.extract().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "max_ejected_share must be a number, not {}",
-                    type_name(v)
-                ))
-            })?;
+            config.max_ejected_share = crate::numbers::real_of(v, "max_ejected_share")?;
         }
         config.validate().py()?;
         Ok(PyOutlierDetection { config })
@@ -158,9 +141,7 @@ impl PyPhiAccrual {
     ) -> PyResult<Self> {
         let mut config = PhiConfig::default();
         if let Some(v) = threshold {
-            config.threshold = v.extract().map_err(|_| {
-                PyTypeError::new_err(format!("threshold must be a number, not {}", type_name(v)))
-            })?;
+            config.threshold = crate::numbers::real_of(v, "threshold")?;
         }
         if let Some(v) = max_samples {
             config.max_samples = crate::algorithm::u32_option(v, "max_samples")? as usize;

@@ -137,6 +137,15 @@ pub fn name_of<'a, 'py>(name: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, 
 /// routing), small enough that the buffers stay in cache and are reused.
 pub const CHUNK: usize = 64 * 1024;
 
+/// Bytes of key copied per chunk at most: a chunk is routed as soon as it
+/// holds [`CHUNK`] keys or this many bytes, so that a batch of large keys
+/// never needs more than about a megabyte of copies, whatever its length.
+pub const CHUNK_BYTES: usize = 1 << 20;
+
+/// A key at least this long is not copied at all: it is routed in place,
+/// attached to the interpreter (hashing it dwarfs the cost of the GIL).
+pub const LARGE_KEY: usize = 64 * 1024;
+
 /// The bytes of a chunk of keys, copied while attached to the interpreter
 /// so that routing them needs no Python object at all.
 #[derive(Default)]
@@ -146,10 +155,13 @@ struct Chunk {
 }
 
 impl Chunk {
-    fn push(&mut self, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.arena.extend_from_slice(&key_bytes(key)?);
+    fn push(&mut self, key: &[u8]) {
+        self.arena.extend_from_slice(key);
         self.ends.push(self.arena.len());
-        Ok(())
+    }
+
+    fn is_full(&self) -> bool {
+        self.ends.len() >= CHUNK || self.arena.len() >= CHUNK_BYTES
     }
 
     fn clear(&mut self) {
@@ -169,8 +181,12 @@ impl Chunk {
 
 /// Routes every key of the iterable `keys` with `route`, in order.
 ///
-/// The keys are read with the GIL held (in chunks of [`CHUNK`], copied into
-/// one buffer), then each chunk is routed with the GIL released. `Ok(None)`
+/// The keys are read with the GIL held and copied into one buffer, which
+/// is routed with the GIL released whenever it holds [`CHUNK`] keys or
+/// [`CHUNK_BYTES`] bytes; a key of [`LARGE_KEY`] bytes or more is routed in
+/// place instead. So memory stays bounded by about a megabyte plus four
+/// bytes per key routed, whatever the keys. `len()` is never consulted:
+/// nothing is reserved on the word of an object that may lie. `Ok(None)`
 /// when some key has no node (none up). A `str` or `bytes` given as the
 /// whole batch is a `TypeError` (it would be iterated character by
 /// character).
@@ -189,16 +205,12 @@ where
         ));
     }
     let py = keys.py();
-    let mut routed = Vec::with_capacity(keys.len().unwrap_or(0));
-    let mut iter = keys.try_iter()?;
+    let mut routed = Vec::new();
     let mut chunk = Chunk::default();
-    loop {
-        chunk.clear();
-        for key in iter.by_ref().take(CHUNK) {
-            chunk.push(&key?)?;
-        }
+    // Routes the chunk with the GIL released; false when a key found no node.
+    let flush = |chunk: &mut Chunk, routed: &mut Vec<ringroute::NodeIndex>| {
         if chunk.ends.is_empty() {
-            return Ok(Some(routed));
+            return true;
         }
         let complete = py.detach(|| {
             for key in chunk.iter() {
@@ -209,11 +221,26 @@ where
             }
             true
         });
-        if !complete {
+        chunk.clear();
+        complete
+    };
+    for key in keys.try_iter()? {
+        let key = key?;
+        let bytes = key_bytes(&key)?;
+        if bytes.len() >= LARGE_KEY {
+            if !flush(&mut chunk, &mut routed) {
+                return Ok(None);
+            }
+            match route(target, &bytes) {
+                Some(node) => routed.push(node),
+                None => return Ok(None),
+            }
+            continue;
+        }
+        chunk.push(&bytes);
+        if chunk.is_full() && !flush(&mut chunk, &mut routed) {
             return Ok(None);
         }
-        if chunk.ends.len() < CHUNK {
-            return Ok(Some(routed));
-        }
     }
+    Ok(flush(&mut chunk, &mut routed).then_some(routed))
 }

@@ -8,7 +8,7 @@
 //! [`errors::to_py`].
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyTuple, PyType};
 
 pub mod algorithm;
 pub mod common;
@@ -18,9 +18,12 @@ pub mod fast;
 pub mod health;
 pub mod keys;
 pub mod lease;
+pub mod memento;
 pub mod nodes;
+pub mod numbers;
 pub mod ring;
 pub mod router;
+pub mod subclass;
 
 /// key_hash(key) -> int
 ///
@@ -42,12 +45,39 @@ fn point_hash(name: &Bound<'_, PyAny>, j: u32) -> PyResult<u64> {
 }
 
 /// Unpickling helper: ``cls(*args, **kwargs)``.
+///
+/// A subclass of ``Ring`` or ``Router`` with an ``__init__`` of its own
+/// (whose arguments are not ours) is made with ``cls.__new__`` and
+/// configured by the base class's ``__init__``, without calling its own.
 #[pyfunction]
 fn _reconstruct<'py>(
     cls: &Bound<'py, PyAny>,
     args: &Bound<'py, PyTuple>,
     kwargs: &Bound<'py, PyDict>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let py = cls.py();
+    if let Ok(cls) = cls.cast::<PyType>() {
+        for base in [
+            py.get_type::<ring::PyRing>(),
+            py.get_type::<router::PyRouter>(),
+        ] {
+            if cls.is_subclass(&base)? && subclass::overrides_init(cls, &base)? {
+                let with_cls = PyTuple::new(
+                    py,
+                    std::iter::once(cls.as_any().clone())
+                        .chain(args)
+                        .collect::<Vec<_>>(),
+                )?;
+                let obj = cls.call_method("__new__", with_cls, Some(kwargs))?;
+                let with_obj = PyTuple::new(
+                    py,
+                    std::iter::once(obj.clone()).chain(args).collect::<Vec<_>>(),
+                )?;
+                base.getattr("__init__")?.call(with_obj, Some(kwargs))?;
+                return Ok(obj);
+            }
+        }
+    }
     cls.call(args, Some(kwargs))
 }
 

@@ -55,18 +55,10 @@ pub fn name_spec(name: &Bound<'_, PyAny>) -> PyResult<(Vec<u8>, Name)> {
     Ok((bytes, Name(Arc::new(obj))))
 }
 
-/// Reads a weight: a real number (`int` or `float`); its range is checked by
-/// the core (finite, `> 0`).
+/// Reads a weight: a real number (`int` or `float`, not `None` or `bool`);
+/// its range is checked by the core (finite, `> 0`).
 pub fn weight_of(weight: &Bound<'_, PyAny>) -> PyResult<f64> {
-    if weight.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err("a weight must be a number, not str"));
-    }
-    weight.extract::<f64>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "a weight must be a number, not {}",
-            type_name(weight)
-        ))
-    })
+    crate::numbers::real_of(weight, "a weight")
 }
 
 fn spec(name: &Bound<'_, PyAny>, weight: f64) -> PyResult<NodeSpec> {
@@ -160,4 +152,44 @@ pub fn parse_names(names: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Vec<u8>>> {
         out.push(str_bytes(name_of(&name)?)?.to_vec());
     }
     Ok(out)
+}
+
+/// For the ring: refuses, naming it, the node that takes the ring over its
+/// maximum number of points (the core only reports the total).
+pub fn check_ring_points(
+    algorithm: &ringroute::router::Algorithm,
+    specs: &[NodeSpec],
+) -> PyResult<()> {
+    use ringroute::ring::{MAX_POINTS, points_for};
+    let ringroute::router::Algorithm::Ring { vnodes } = *algorithm else {
+        return Ok(());
+    };
+    if !(1..=ringroute::ring::MAX_VNODES).contains(&vnodes) {
+        return Ok(()); // the core's InvalidVnodes says it better
+    }
+    let mut total: u64 = 0;
+    for spec in specs {
+        // A bad weight is the core's to report, with its own message.
+        let Ok(points) = points_for(vnodes, spec.weight) else {
+            if ringroute::node::validate_weight(spec.weight).is_err() {
+                return Ok(());
+            }
+            return Err(too_many(spec, vnodes));
+        };
+        total += u64::from(points);
+        if total > MAX_POINTS {
+            return Err(too_many(spec, vnodes));
+        }
+    }
+    Ok(())
+}
+
+fn too_many(spec: &NodeSpec, vnodes: u32) -> PyErr {
+    PyValueError::new_err(format!(
+        "too many ring points: node {} (weight {}, {vnodes} vnodes) brings the ring over \
+         its maximum of {} points",
+        ringroute::names::escaped(&spec.bytes),
+        spec.weight,
+        ringroute::ring::MAX_POINTS
+    ))
 }

@@ -5,15 +5,20 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyIterator, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyIterator, PyList, PyString, PyTuple, PyType};
 use ringroute::router::{Algorithm, AnyPlacement};
 use ringroute::{Cluster, NodeIndex, NodeState};
 
 use crate::algorithm;
-use crate::common::{count_of, names_list, reduce, repr_names, repr_nodes, weights_dict};
+use crate::common::{
+    count_of, names_list, reduce_with, repr_names, repr_nodes, split_state, weights_dict,
+};
 use crate::errors::{IntoPyResult, no_route};
 use crate::keys::{key_bytes, name_of, route_batch, str_bytes};
-use crate::nodes::{Name, name_spec, parse_names, parse_nodes, weight_of};
+use crate::memento;
+use crate::nodes::{Name, check_ring_points, name_spec, parse_names, parse_nodes, weight_of};
+use crate::router::Arg;
+use crate::subclass::{bind, overrides_init};
 
 /// One immutable state of a ring. Lookups clone the `Arc` (or hold the read
 /// lock); changes copy it only while a batch lookup still holds the old one.
@@ -92,6 +97,34 @@ impl PyRing {
     }
 }
 
+impl RingState {
+    /// A ring from the arguments of `Ring(nodes=None, *, vnodes=None,
+    /// algorithm="ring", table_size=None, down=None)`.
+    fn configure(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let [nodes, vnodes, algorithm, table_size, down]: [Option<Bound<'_, PyAny>>; 5] = bind(
+            "Ring()",
+            args,
+            kwargs,
+            &["nodes"],
+            &["vnodes", "algorithm", "table_size", "down"],
+        )?
+        .try_into()
+        .map_err(|_| PyValueError::new_err("internal: argument count"))?;
+        let algorithm = match &algorithm {
+            None => "ring".to_owned(),
+            Some(a) => a.extract::<String>().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(format!(
+                    "algorithm must be a str, not {}",
+                    crate::keys::type_name(a)
+                ))
+            })?,
+        };
+        let algorithm = algorithm::parse(&algorithm, vnodes.as_ref(), table_size.as_ref())?;
+        let cluster = build_cluster(&algorithm, nodes.as_ref(), down.as_ref())?;
+        Ok(RingState { cluster, algorithm })
+    }
+}
+
 /// Builds the cluster of a `Ring` or the node list of a `Router`.
 pub(crate) fn build_cluster(
     algorithm: &Algorithm,
@@ -108,6 +141,7 @@ pub(crate) fn build_cluster(
             .py();
         }
     }
+    check_ring_points(algorithm, &specs)?;
     let placement = algorithm.placement().py()?;
     Cluster::from_nodes(
         placement,
@@ -147,22 +181,42 @@ impl PyRing {
 #[pymethods]
 impl PyRing {
     #[new]
+    #[classmethod]
     #[pyo3(
-        signature = (nodes=None, *, vnodes=None, algorithm="ring".to_owned(), table_size=None, down=None),
+        signature = (*args, **kwargs),
         text_signature = "(nodes=None, *, vnodes=None, algorithm='ring', table_size=None, down=None)"
     )]
     fn new(
-        nodes: Option<&Bound<'_, PyAny>>,
-        vnodes: Option<&Bound<'_, PyAny>>,
-        algorithm: String,
-        table_size: Option<&Bound<'_, PyAny>>,
-        down: Option<&Bound<'_, PyAny>>,
+        cls: &Bound<'_, PyType>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let algorithm = algorithm::parse(&algorithm, vnodes, table_size)?;
-        let cluster = build_cluster(&algorithm, nodes, down)?;
+        // A subclass with its own `__init__` configures the ring from it
+        // (`super().__init__(...)`); its arguments are not ours.
+        let state = if overrides_init(cls, &cls.py().get_type::<PyRing>())? {
+            RingState::configure(&PyTuple::empty(cls.py()), None)?
+        } else {
+            RingState::configure(args, kwargs)?
+        };
         Ok(PyRing {
-            state: RwLock::new(Arc::new(RingState { cluster, algorithm })),
+            state: RwLock::new(Arc::new(state)),
         })
+    }
+
+    /// Configures the ring when a subclass's ``__init__`` calls
+    /// ``super().__init__(nodes, ...)``; a no-op otherwise (``__new__``
+    /// already did it).
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __init__(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        if overrides_init(&slf.get_type(), &slf.py().get_type::<PyRing>())? {
+            let state = RingState::configure(args, kwargs)?;
+            *slf.get().state.write() = Arc::new(state);
+        }
+        Ok(())
     }
 
     /// Up to ``n`` distinct up nodes for ``key``, primary first: the key's
@@ -199,10 +253,14 @@ impl PyRing {
 
     /// Adds a node, up. Keys move only to it. ``ValueError`` for a duplicate
     /// or empty name or a bad weight (not finite, or ``<= 0``).
-    #[pyo3(signature = (name, weight=None))]
-    fn add(&self, name: &Bound<'_, PyAny>, weight: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    #[pyo3(signature = (name, weight=Arg::Missing), text_signature = "(self, name, weight=1.0)")]
+    fn add(&self, name: &Bound<'_, PyAny>, weight: Arg<'_>) -> PyResult<()> {
         let (bytes, name) = name_spec(name)?;
-        let weight = weight.map(weight_of).transpose()?.unwrap_or(1.0);
+        // An explicit `None` is refused: it is not a weight.
+        let weight = match weight {
+            Arg::Missing => 1.0,
+            Arg::Given(w) => weight_of(&w)?,
+        };
         self.change(|s| s.cluster.add_with(&bytes, weight, name).py().map(drop))
     }
 
@@ -341,20 +399,71 @@ impl PyRing {
     fn __eq__(&self, other: &Bound<'_, PyRing>) -> bool {
         let a = self.snapshot();
         let b = other.get().snapshot();
-        a.algorithm == b.algorithm && a.config() == b.config()
+        a.algorithm == b.algorithm
+            && a.config() == b.config()
+            // Jump: the same slots and removal history, or keys differ.
+            && memento::layout(a.cluster.nodes(), a.cluster.placement())
+                == memento::layout(b.cluster.nodes(), b.cluster.placement())
     }
 
-    /// Pickles the configuration: nodes, weights, down nodes, algorithm.
+    /// Pickles the configuration: nodes, weights, down nodes, algorithm; a
+    /// jump ring with free slots also its slots and removal history (see
+    /// ``memento``), and a subclass its instance attributes.
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
         let state = slf.get().snapshot();
-        let nodes = weights_dict(py, &state.nodes())?;
+        let history = memento::to_py(py, state.cluster.nodes(), state.cluster.placement())?;
         let kwargs = PyDict::new(py);
         algorithm::to_kwargs(&state.algorithm, &kwargs)?;
+        if history.is_some() {
+            // The history holds the nodes, their slots and states.
+            return reduce_with(
+                slf.as_any(),
+                PyTuple::new(py, [PyDict::new(py)])?,
+                kwargs,
+                history,
+            );
+        }
+        let nodes = weights_dict(py, &state.nodes())?;
         let down = state.down();
         if !down.is_empty() {
             kwargs.set_item("down", PyList::new(py, down.iter().map(|n| n.bind(py)))?)?;
         }
-        reduce(slf.as_any(), PyTuple::new(py, [nodes])?, kwargs)
+        reduce_with(slf.as_any(), PyTuple::new(py, [nodes])?, kwargs, None)
+    }
+
+    /// Restores what ``__reduce__`` saved beyond the constructor's
+    /// arguments: a jump ring's slots and removal history, and a subclass's
+    /// attributes.
+    fn __setstate__(slf: &Bound<'_, Self>, state: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let Some(history) = split_state(slf.as_any(), state)? else {
+            return Ok(());
+        };
+        let history = memento::from_py(&history)?;
+        let algorithm = slf.get().snapshot().algorithm.clone();
+        let mut cluster = Cluster::with_placement(algorithm.placement().py()?);
+        for (i, slot) in history.slots.iter().enumerate() {
+            match &slot.node {
+                Some((bytes, name)) => cluster.add_with(bytes, 1.0, name.clone()),
+                None => cluster.add_with(
+                    &memento::hole_name(i as u32),
+                    1.0,
+                    memento::hole_payload(py),
+                ),
+            }
+            .py()?;
+        }
+        for &i in &history.freed {
+            cluster.remove(&memento::hole_name(i)).py()?;
+        }
+        memento::check_slots(&history, cluster.nodes())?;
+        for slot in &history.slots {
+            if let (Some((bytes, _)), false) = (&slot.node, slot.up) {
+                cluster.mark_down(bytes).py()?;
+            }
+        }
+        *slf.get().state.write() = Arc::new(RingState { cluster, algorithm });
+        Ok(())
     }
 }

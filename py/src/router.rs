@@ -3,20 +3,24 @@
 
 use std::sync::Arc;
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyIterator, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyIterator, PyList, PyString, PyTuple, PyType};
 use ringroute::NodeIndex;
 use ringroute::health::{Clock, OutlierConfig, PhiConfig};
 use ringroute::router::{Algorithm, Lease, NodeHealth, PickerKind, Router, Snapshot};
 
 use crate::algorithm;
-use crate::common::{count_of, names_list, reduce, repr_names, repr_nodes, weights_dict, word};
+use crate::common::{
+    count_of, names_list, reduce_with, repr_names, repr_nodes, split_state, weights_dict, word,
+};
 use crate::errors::{IntoPyResult, no_route};
 use crate::health::{PyManualClock, PyOutlierDetection, PyPhiAccrual};
 use crate::keys::{key_bytes, name_of, route_batch, str_bytes, type_name};
 use crate::lease::PyLease;
-use crate::nodes::{Name, name_spec, parse_names, parse_nodes, weight_of};
+use crate::memento;
+use crate::nodes::{Name, check_ring_points, name_spec, parse_names, parse_nodes, weight_of};
+use crate::subclass::{bind, overrides_init};
 
 /// What a router was built with: for `repr`, `==` and pickling.
 struct Settings {
@@ -209,16 +213,55 @@ impl PyRouter {
     }
 }
 
-#[pymethods]
+/// The keyword arguments of `Router()` that are settings (all but `nodes`
+/// and `down`).
+const SETTINGS: &[&str] = &[
+    "vnodes",
+    "algorithm",
+    "table_size",
+    "picker",
+    "ewma_decay",
+    "outlier_detection",
+    "phi_accrual",
+    "bounded_loads",
+    "clock",
+];
+
 impl PyRouter {
-    #[new]
-    #[pyo3(signature = (
-        nodes=None, *, vnodes=None, algorithm="ring".to_owned(), table_size=None, down=None,
-        picker="least_connections".to_owned(), ewma_decay=None,
-        outlier_detection=Arg::Missing, phi_accrual=None, bounded_loads=None, clock=None
-    ), text_signature = "(nodes=None, *, vnodes=None, algorithm='ring', table_size=None, down=None, picker='least_connections', ewma_decay=None, outlier_detection=True, phi_accrual=None, bounded_loads=None, clock=None)")]
+    /// A router from the arguments of `Router(...)` (see the class docs).
+    fn configure(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let mut keyword = vec!["down"];
+        keyword.extend_from_slice(SETTINGS);
+        let mut v = bind("Router()", args, kwargs, &["nodes"], &keyword)?.into_iter();
+        let mut next = || v.next().flatten();
+        let (nodes, down) = (next(), next());
+        let (vnodes, algorithm, table_size, picker, ewma_decay) =
+            (next(), next(), next(), next(), next());
+        let (outlier_detection, phi_accrual, bounded_loads, clock) =
+            (next(), next(), next(), next());
+        let word = |value: Option<Bound<'_, PyAny>>, what: &str, default: &str| match value {
+            None => Ok(default.to_owned()),
+            Some(v) => v.extract::<String>().map_err(|_| {
+                PyTypeError::new_err(format!("{what} must be a str, not {}", type_name(&v)))
+            }),
+        };
+        Self::build(
+            nodes.as_ref(),
+            vnodes.as_ref(),
+            word(algorithm, "algorithm", "ring")?,
+            table_size.as_ref(),
+            down.as_ref(),
+            word(picker, "picker", "least_connections")?,
+            ewma_decay.as_ref(),
+            outlier_detection.map_or(Arg::Missing, Arg::Given),
+            phi_accrual.as_ref(),
+            bounded_loads.as_ref(),
+            clock.as_ref(),
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
-    fn new(
+    fn build(
         nodes: Option<&Bound<'_, PyAny>>,
         vnodes: Option<&Bound<'_, PyAny>>,
         algorithm: String,
@@ -241,12 +284,7 @@ impl PyRouter {
         let phi = phi_setting(phi_accrual)?;
         let bounded_loads = match bounded_loads.filter(|b| !b.is_none()) {
             None => None,
-            Some(b) => Some(weight_of(b).map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "bounded_loads must be a number, not {}",
-                    type_name(b)
-                ))
-            })?),
+            Some(b) => Some(crate::numbers::real_of(b, "bounded_loads")?),
         };
         let clock = match clock.filter(|c| !c.is_none()) {
             None => None,
@@ -263,6 +301,7 @@ impl PyRouter {
             ),
         };
         let specs = parse_nodes(nodes)?;
+        check_ring_points(&algorithm, &specs)?;
         let down = parse_names(down)?;
         for name in &down {
             if !specs.iter().any(|s| &s.bytes == name) {
@@ -307,6 +346,78 @@ impl PyRouter {
                 clock,
             },
         })
+    }
+}
+
+#[pymethods]
+impl PyRouter {
+    #[new]
+    #[classmethod]
+    #[pyo3(signature = (*args, **kwargs), text_signature = "(nodes=None, *, vnodes=None, algorithm='ring', table_size=None, down=None, picker='least_connections', ewma_decay=None, outlier_detection=True, phi_accrual=None, bounded_loads=None, clock=None)")]
+    fn new(
+        cls: &Bound<'_, PyType>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        if overrides_init(cls, &cls.py().get_type::<PyRouter>())? {
+            // A subclass with its own `__init__`: its arguments are not
+            // ours. Its settings are the keywords of the class call that
+            // name one; its nodes come from `super().__init__(nodes)`.
+            let settings = PyDict::new(cls.py());
+            if let Some(kwargs) = kwargs {
+                for (key, value) in kwargs.iter() {
+                    if SETTINGS.iter().any(|s| key.eq(*s).unwrap_or(false)) {
+                        settings.set_item(key, value)?;
+                    }
+                }
+            }
+            return Self::configure(&PyTuple::empty(cls.py()), Some(&settings));
+        }
+        Self::configure(args, kwargs)
+    }
+
+    /// Sets the nodes when a subclass's ``__init__`` calls
+    /// ``super().__init__(nodes, ...)``; a no-op otherwise (``__new__``
+    /// already did it). The settings were fixed by ``__new__`` (from the
+    /// keywords of the class call): different ones here are a ``TypeError``.
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __init__(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        if !overrides_init(&slf.get_type(), &py.get_type::<PyRouter>())? {
+            return Ok(());
+        }
+        // Validates everything, nodes and down included, before any change.
+        let wanted = Self::configure(args, kwargs)?;
+        let this = slf.get();
+        let same_clock = match (&this.settings.clock, &wanted.settings.clock) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.is(b),
+            _ => false,
+        };
+        if !this.settings.same(&wanted.settings) || !same_clock {
+            return Err(PyTypeError::new_err(
+                "a Router subclass with its own __init__ takes its settings from the keywords \
+                 of the class call (e.g. MyRouter(..., algorithm='jump')); \
+                 super().__init__() may only repeat them",
+            ));
+        }
+        let snapshot = wanted.router.snapshot();
+        this.router
+            .replace(
+                snapshot
+                    .nodes()
+                    .iter()
+                    .map(|(_, n)| (n.name().to_vec(), n.weight(), n.payload().clone())),
+            )
+            .py()?;
+        for name in Self::down_of(&snapshot) {
+            this.router.mark_down(&*str_bytes(name.bind(py))?).py()?;
+        }
+        Ok(())
     }
 
     /// Up to ``n`` distinct healthy nodes for ``key``, primary first.
@@ -407,10 +518,14 @@ impl PyRouter {
     }
 
     /// Adds a node (weight 1.0 by default), up. Keys move only to it.
-    #[pyo3(signature = (name, weight=None))]
-    fn add(&self, name: &Bound<'_, PyAny>, weight: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    #[pyo3(signature = (name, weight=Arg::Missing), text_signature = "(self, name, weight=1.0)")]
+    fn add(&self, name: &Bound<'_, PyAny>, weight: Arg<'_>) -> PyResult<()> {
         let (bytes, name) = name_spec(name)?;
-        let weight = weight.map(weight_of).transpose()?.unwrap_or(1.0);
+        // An explicit `None` is refused: it is not a weight.
+        let weight = match weight {
+            Arg::Missing => 1.0,
+            Arg::Given(w) => weight_of(&w)?,
+        };
         self.router.add_with(&bytes, weight, name).py().map(drop)
     }
 
@@ -668,8 +783,11 @@ impl PyRouter {
 
     fn __eq__(&self, other: &Bound<'_, PyRouter>) -> bool {
         let other = other.get();
+        let (a, b) = (self.router.snapshot(), other.router.snapshot());
         self.settings.same(&other.settings)
-            && Self::config_of(&self.router.snapshot()) == Self::config_of(&other.router.snapshot())
+            && Self::config_of(&a) == Self::config_of(&b)
+            // Jump: the same slots and removal history, or keys differ.
+            && memento::layout(a.nodes(), a.placement()) == memento::layout(b.nodes(), b.placement())
     }
 
     /// Pickles the configuration: nodes, weights, nodes down by hand,
@@ -678,7 +796,14 @@ impl PyRouter {
         let py = slf.py();
         let this = slf.get();
         let snapshot = this.router.snapshot();
-        let nodes = weights_dict(py, &Self::nodes_of(&snapshot))?;
+        // A jump router with free slots: its slots and removal history go
+        // in the state (see `memento`), which holds the nodes and states.
+        let history = memento::to_py(py, snapshot.nodes(), snapshot.placement())?;
+        let nodes = if history.is_some() {
+            PyDict::new(py)
+        } else {
+            weights_dict(py, &Self::nodes_of(&snapshot))?
+        };
         let kwargs = PyDict::new(py);
         algorithm::to_kwargs(&this.settings.algorithm, &kwargs)?;
         let (picker, decay) = algorithm::describe_picker(&this.settings.picker);
@@ -687,7 +812,7 @@ impl PyRouter {
             kwargs.set_item("ewma_decay", d.as_secs_f64())?;
         }
         let down = Self::down_of(&snapshot);
-        if !down.is_empty() {
+        if !down.is_empty() && history.is_none() {
             kwargs.set_item("down", PyList::new(py, down.iter().map(|n| n.bind(py)))?)?;
         }
         match this.outlier_detection(py)? {
@@ -703,6 +828,46 @@ impl PyRouter {
         if let Some(clock) = &this.settings.clock {
             kwargs.set_item("clock", clock.bind(py))?;
         }
-        reduce(slf.as_any(), PyTuple::new(py, [nodes])?, kwargs)
+        reduce_with(slf.as_any(), PyTuple::new(py, [nodes])?, kwargs, history)
+    }
+
+    /// Restores what ``__reduce__`` saved beyond the constructor's
+    /// arguments: a jump router's slots and removal history (on a router
+    /// without nodes, as unpickling makes it), and a subclass's attributes.
+    fn __setstate__(slf: &Bound<'_, Self>, state: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let Some(history) = split_state(slf.as_any(), state)? else {
+            return Ok(());
+        };
+        let history = memento::from_py(&history)?;
+        let router = &slf.get().router;
+        if !router.snapshot().nodes().is_empty() {
+            return Err(PyValueError::new_err(
+                "__setstate__ restores a placement history only on a Router without nodes",
+            ));
+        }
+        // On an empty table the nodes take the slots in order: one update.
+        router
+            .replace(
+                history
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .map(|(i, slot)| match &slot.node {
+                        Some((bytes, name)) => (bytes.clone(), 1.0, name.clone()),
+                        None => (memento::hole_name(i as u32), 1.0, memento::hole_payload(py)),
+                    }),
+            )
+            .py()?;
+        for &i in &history.freed {
+            router.remove(&memento::hole_name(i)).py()?;
+        }
+        memento::check_slots(&history, router.snapshot().nodes())?;
+        for slot in &history.slots {
+            if let (Some((bytes, _)), false) = (&slot.node, slot.up) {
+                router.mark_down(bytes).py()?;
+            }
+        }
+        Ok(())
     }
 }

@@ -13,7 +13,7 @@ GOLDEN = REPO / "core" / "tests" / "data" / "native-ring-v2.json"
 
 @pytest.fixture(scope="session")
 def golden() -> dict:
-    """The native ring spec v1 golden vectors, shared with Rust and C."""
+    """The native ring spec v2 golden vectors, shared with Rust and C."""
     with GOLDEN.open() as f:
         return json.load(f)
 

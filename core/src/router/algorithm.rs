@@ -84,6 +84,15 @@ impl AnyPlacement {
             _ => None,
         }
     }
+
+    /// Jump with memento, when this is it: its removal history is part of
+    /// the placement (bindings save it to copy a cluster exactly).
+    pub fn as_jump(&self) -> Option<&JumpIndex> {
+        match self {
+            AnyPlacement::Jump(j) => Some(j),
+            _ => None,
+        }
+    }
 }
 
 impl Placement for AnyPlacement {

@@ -104,6 +104,11 @@ impl<T> Snapshot<T> {
         &self.members.table
     }
 
+    /// The placement the lookups of this snapshot use.
+    pub fn placement(&self) -> &AnyPlacement {
+        &self.members.placement
+    }
+
     /// The node at `index`.
     pub fn node(&self, index: NodeIndex) -> Option<&Node<T>> {
         self.members.table.get(index)

@@ -25,6 +25,13 @@ It is checked against the real uhashring in ``py/tests/test_compat.py``.
 The behaviour is uhashring 2.5's: 2.4 and older kept a node's old points
 when its weight or vnodes changed in place (a bug 2.5 fixed).
 
+uhashring's ``runtime`` attribute (its internal ``KetamaRing``/``MetaRing``,
+with ``_nodes``, ``_ring``, ``_keys`` and ``_replicas``) is deliberately not
+mirrored: it is private, uhashring's own tests are its only documented user,
+and writing through it (``runtime._nodes[...] = ...``) would bypass the
+continuum here, so a stand-in could only half-work. The public ``conf``,
+``ring``, ``distribution`` and ``get_points()`` carry the same information.
+
 Not the native ring: use :class:`ringroute.Ring` for the xxh3-based ring
 shared with the Rust and C libraries. A ``HashRing`` is as thread-safe as
 uhashring's (lookups are, concurrent changes are not).
@@ -130,12 +137,18 @@ class _PyContinuum:
         return len(self._ring)
 
 
+# The default of ``nodes``: no node. ``None`` is not accepted (uhashring
+# raises ``ValueError`` for it), so it cannot be the default.
+_NO_NODES: Any = object()
+
+
 class HashRing:
     """A consistent hash ring with uhashring's API and placement.
 
     :param nodes: a node name, a list of names, or a dict of name to either
         an int weight or a dict of configuration (``hostname``, ``instance``,
-        ``nodename``, ``port``, ``vnodes``, ``weight``).
+        ``nodename``, ``port``, ``vnodes``, ``weight``). Anything else,
+        ``None`` included, is a ``ValueError``, as in uhashring.
     :param vnodes: virtual nodes per unit of weight (default 160; 40 with
         ``hash_fn="ketama"``).
     :param weight_fn: called with a node's configuration as keyword
@@ -146,7 +159,7 @@ class HashRing:
         most 4; default 4).
     """
 
-    def __init__(self, nodes: Any = None, **kwargs: Any) -> None:
+    def __init__(self, nodes: Any = _NO_NODES, **kwargs: Any) -> None:
         hash_fn = kwargs.get("hash_fn")
         vnodes = kwargs.get("vnodes")
         weight_fn = kwargs.get("weight_fn")
@@ -175,7 +188,7 @@ class HashRing:
         self._ids: Dict[Hashable, int] = {}
         self._next_id = 0
         self._distribution: CounterT[Hashable] = Counter()
-        if self._configure(nodes if nodes is not None else []):
+        if self._configure([] if nodes is _NO_NODES else nodes):
             self._place(list(self._conf))
 
     # --- configuration ------------------------------------------------------
