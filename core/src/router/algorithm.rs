@@ -87,6 +87,11 @@ impl AnyPlacement {
 }
 
 impl Placement for AnyPlacement {
+    #[inline]
+    fn key_hash(&self, key: &[u8]) -> u64 {
+        dispatch!(self, p => p.key_hash(key))
+    }
+
     fn check_add<T>(&self, nodes: &NodeTable<T>, weight: f64) -> Result<()> {
         dispatch!(self, p => p.check_add(nodes, weight))
     }
