@@ -184,7 +184,9 @@ mod tests {
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let t = envoy_maglev(&hosts(&refs), 7).unwrap();
         let live = AllUp(6);
-        let got: Vec<u32> = (0..21u64).map(|i| t.route(i, &live).unwrap().get()).collect();
+        let got: Vec<u32> = (0..21u64)
+            .map(|i| t.route(i, &live).unwrap().get())
+            .collect();
         let want = [2, 4, 0, 1, 5, 0, 3];
         assert_eq!(got, want.repeat(3));
     }
@@ -200,8 +202,18 @@ mod tests {
         n[0].index = NodeIndex::new(1);
         n[1].index = NodeIndex::new(0);
         let again = grpc_ring(&n, 1024, 8 * 1024 * 1024);
-        let (Table::Ring { points: p1, owners: o1, .. }, Table::Ring { points: p2, owners: o2, .. }) =
-            (&ring, &again)
+        let (
+            Table::Ring {
+                points: p1,
+                owners: o1,
+                ..
+            },
+            Table::Ring {
+                points: p2,
+                owners: o2,
+                ..
+            },
+        ) = (&ring, &again)
         else {
             panic!()
         };

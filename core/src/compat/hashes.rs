@@ -60,7 +60,10 @@ impl HashKind {
 
     /// The name of this kind.
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, k)| *k == self).map_or("?", |(n, _)| n)
+        Self::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("?", |(n, _)| n)
     }
 
     /// Hashes `key`.
@@ -266,7 +269,10 @@ mod tests {
         assert_eq!(fnv1_64(b"a"), 0xaf63_bd4c_8601_b7be_u64 as u32);
         // crc32 check value.
         assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
-        assert_eq!(HashKind::Crc32.hash(b"123456789"), (0xcbf4_3926 >> 16) & 0x7fff);
+        assert_eq!(
+            HashKind::Crc32.hash(b"123456789"),
+            (0xcbf4_3926 >> 16) & 0x7fff
+        );
         // lookup3 hashlittle("", 0) = 0xdeadbeef; with initval 13 the empty
         // key returns the initial c.
         assert_eq!(jenkins(b""), 0xdead_beef_u32.wrapping_add(13));

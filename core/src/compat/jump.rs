@@ -3,10 +3,11 @@
 //!
 //! * **go-jump** (dgryski/go-jump, the paper's C++):
 //!   `j = (b + 1) · (2^31 / ((key >> 33) + 1))`, in doubles;
-//! * **Guava** `Hashing.consistentHash`: `(candidate + 1) / (((int)(state
-//!   >>> 33) + 1) / 2^31)`, a division by the quotient, which rounds
-//!   differently on rare keys (key 17383871170317656123 with 10,000 buckets:
-//!   8191 in go-jump, 8192 in Guava).
+//! * **Guava** `Hashing.consistentHash`:
+//!   `(candidate + 1) / (((int)(state >>> 33) + 1) / 2^31)`, a division by
+//!   the quotient, which rounds differently on rare keys (key
+//!   17383871170317656123 with 10,000 buckets: 8191 in go-jump, 8192 in
+//!   Guava).
 //!
 //! The key is a `u64`: a key given as bytes is read as a decimal `u64` when
 //! it is one, and hashed with xxh3 otherwise.
@@ -60,7 +61,10 @@ mod tests {
     fn go_jump_vectors() {
         let cases: [(u64, &[u32]); 4] = [
             (0, &[0; 20]),
-            (1, &[0, 0, 0, 0, 0, 0, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 17, 17]),
+            (
+                1,
+                &[0, 0, 0, 0, 0, 0, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 17, 17],
+            ),
             (
                 0xdeadbeef,
                 &[0, 1, 2, 3, 3, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 16, 16, 16],

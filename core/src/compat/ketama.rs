@@ -325,13 +325,19 @@ mod tests {
             let got = plain.route(u64::from(h), &live).unwrap();
             assert_eq!(POOL[got.as_usize()].0, format!("{server}:11211"), "{key}");
             let got = spied.route(u64::from(h), &live).unwrap();
-            assert_eq!(POOL[got.as_usize()].0, format!("{spy_server}:11211"), "{key} spy");
+            assert_eq!(
+                POOL[got.as_usize()].0,
+                format!("{spy_server}:11211"),
+                "{key} spy"
+            );
         }
         // "VDEAAAAA hashes to fffcd1b5, after the last continuum point":
         // the wrap goes to the first point's server.
         let h = HashKind::Md5.hash(b"VDEAAAAA");
         assert_eq!(h, 0xfffc_d1b5);
-        let Table::Ring { owners, .. } = &plain else { panic!() };
+        let Table::Ring { owners, .. } = &plain else {
+            panic!()
+        };
         assert_eq!(plain.route(u64::from(h), &live), Some(owners[0]));
     }
 

@@ -174,7 +174,9 @@ impl Mode {
         match *self {
             Mode::Uhashring(u) => {
                 if u.vnodes == 0 {
-                    return Err(Error::InvalidParameter("uhashring vnodes must be at least 1"));
+                    return Err(Error::InvalidParameter(
+                        "uhashring vnodes must be at least 1",
+                    ));
                 }
                 if u.ketama && !(1..=4).contains(&u.replicas) {
                     return Err(Error::InvalidParameter(

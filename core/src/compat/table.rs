@@ -30,7 +30,10 @@ pub(crate) enum Table {
     /// Maglev: the slot `hash % len`.
     Slots(Vec<NodeIndex>),
     /// Jump over the members in order (Guava's or go-jump's arithmetic).
-    Jump { members: Vec<NodeIndex>, guava: bool },
+    Jump {
+        members: Vec<NodeIndex>,
+        guava: bool,
+    },
 }
 
 impl Table {

@@ -51,7 +51,9 @@ impl Algorithm {
             Algorithm::Jump => AnyPlacement::Jump(JumpIndex::new()),
             Algorithm::Rendezvous => AnyPlacement::Rendezvous(RendezvousIndex::new()),
             Algorithm::Maglev { table_size } => AnyPlacement::Maglev(MaglevTable::new(table_size)?),
-            Algorithm::Compat(ref mode) => AnyPlacement::Compat(Box::new(Compat::new(mode.clone())?)),
+            Algorithm::Compat(ref mode) => {
+                AnyPlacement::Compat(Box::new(Compat::new(mode.clone())?))
+            }
         })
     }
 }
