@@ -13,6 +13,7 @@
 mod analyze;
 mod cluster;
 mod compare;
+mod compat;
 mod error;
 mod experiment;
 mod failure;
@@ -103,6 +104,9 @@ struct RouteArgs {
     #[command(flatten)]
     algo: AlgoArgs,
 
+    #[command(flatten)]
+    compat: compat::CompatArgs,
+
     /// Print R distinct nodes per key, primary first (R at most the node count)
     #[arg(
         short = 'n',
@@ -130,6 +134,18 @@ struct AnalyzeArgs {
     /// Compare all four algorithms side by side on the same cluster and keys (not with --algo)
     #[arg(long, conflicts_with = "algo")]
     compare: bool,
+
+    /// Migration report: the share of keys that move from placement MODE (ring, jump,
+    /// rendezvous, maglev or a --compat name) to the --to placement, per node
+    #[arg(long, value_name = "MODE", requires = "to", conflicts_with = "compare")]
+    from: Option<String>,
+
+    /// The placement a migration goes to (with --from)
+    #[arg(long, value_name = "MODE", requires = "from")]
+    to: Option<String>,
+
+    #[command(flatten)]
+    compat: compat::CompatArgs,
 
     /// Mark NAME down in the failure analysis (default: the first node). Repeatable
     #[arg(long = "fail", value_name = "NAME")]
@@ -183,7 +199,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Route(args) => {
             let spec = args.cluster.load()?;
             let config = config(&args.algo, &spec);
-            let router = router::build(config, &spec.members())?;
+            let router = match args.compat.mode(args.algo.table_size)? {
+                Some(mode) => router::build_compat(mode, &spec.members())?,
+                None => router::build(config, &spec.members())?,
+            };
             route::run(&spec, router.as_ref(), args.replicas as usize, &args.keys)
         }
         Command::Analyze(args) => {
@@ -197,6 +216,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 ClusterSpec::demo(args.cluster.vnodes)
             };
             let config = config(&args.algo, &spec);
+            if let (Some(from), Some(to)) = (&args.from, &args.to) {
+                let a = compat::build_named(from, &args.compat, config, &spec)?;
+                let b = compat::build_named(to, &args.compat, config, &spec)?;
+                let m = compat::migration(&spec, a.as_ref(), b.as_ref(), (from, to), args.keys)?;
+                let mut out = io::stdout().lock();
+                out.write_all(compat::render(&m).as_bytes())?;
+                out.flush()?;
+                return Ok(());
+            }
             let failed = failure::resolve(&spec, &args.fail)?;
             let text = if args.compare {
                 let comparison = compare::run(&spec, config, args.keys, &failed)?;
