@@ -163,5 +163,8 @@ fn analyze_from_to_reports_moved_keys() {
         "{text}"
     );
     assert!(!text.contains("keys move (0.00%)"), "{text}");
-    assert_eq!(text.lines().filter(|l| l.contains(":1121")).count(), NODES.len());
+    assert_eq!(
+        text.lines().filter(|l| l.contains(":1121")).count(),
+        NODES.len()
+    );
 }

@@ -184,11 +184,15 @@ pub(crate) fn libmemcached(opts: &Libmemcached, members: &[Member]) -> Table {
 }
 
 /// The name twemproxy hashes for a server: its explicit name (written
-/// `host:port name` here, as in twemproxy's `servers:` list), else `host`
+/// `host:port name` as in twemproxy's `servers:` list, or `name@host:port`
+/// where whitespace is not welcome, e.g. on the command line), else `host`
 /// for port 11211, else `host:port`.
 pub(crate) fn twemproxy_name(name: &[u8]) -> &[u8] {
     if let Some(at) = name.iter().position(|&b| b == b' ') {
         return &name[at + 1..];
+    }
+    if let Some(at) = name.iter().position(|&b| b == b'@') {
+        return &name[..at];
     }
     let (host, port) = host_port(name, MEMCACHED_DEFAULT_PORT);
     if port == MEMCACHED_DEFAULT_PORT {
@@ -357,6 +361,7 @@ mod tests {
         assert_eq!(twemproxy_name(b"10.0.0.1:11211"), b"10.0.0.1");
         assert_eq!(twemproxy_name(b"10.0.0.1:11212"), b"10.0.0.1:11212");
         assert_eq!(twemproxy_name(b"10.0.0.1:11211 cache-a"), b"cache-a");
+        assert_eq!(twemproxy_name(b"cache-a@10.0.0.1:11212"), b"cache-a");
         let t = Twemproxy {
             hash_tag: Some(*b"{}"),
             ..Twemproxy::default()

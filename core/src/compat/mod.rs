@@ -24,7 +24,8 @@
 //!
 //! A node's name is the peer's server string: `host:port` for libmemcached
 //! (port 11211 left out of the point names, as libmemcached does),
-//! twemproxy (`host:port name` gives the server an explicit name), nginx
+//! twemproxy (`host:port name` or `name@host:port` gives the server an
+//! explicit name), nginx
 //! and Dubbo; the host key (address or hostname) for Envoy, the endpoint's
 //! hash key for gRPC; the node name as given for uhashring. Weights must be
 //! whole numbers (the peers take integers); jump and Dubbo take no weights
