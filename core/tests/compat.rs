@@ -197,3 +197,32 @@ fn jumps_differ_where_documented() {
         assert_eq!(name(&r, "17383871170317656123"), want);
     }
 }
+
+/// libmemcached turns weighting on when a server weighing more than 1 is
+/// added, and keeps it when that server is ejected: the rebuild over the
+/// live servers stays weighted.
+#[test]
+fn libmemcached_stays_weighted_when_the_heavy_server_is_down() {
+    let unweighted = Mode::Libmemcached(Libmemcached::unweighted());
+    let r = router(
+        &unweighted,
+        &[("a:11211", 1.0), ("b:11211", 2.0), ("c:11211", 1.0)],
+    );
+    r.mark_down("b:11211").unwrap();
+    let weighted = Mode::Libmemcached(Libmemcached {
+        key_hash: HashKind::OneAtATime,
+        ..Libmemcached::weighted()
+    });
+    let fresh = router(&weighted, &[("a:11211", 1.0), ("c:11211", 1.0)]);
+    let plain = router(&unweighted, &[("a:11211", 1.0), ("c:11211", 1.0)]);
+    let mut differs = false;
+    for k in 0..2000 {
+        let key = format!("k{k}");
+        assert_eq!(name(&r, &key), name(&fresh, &key));
+        differs |= name(&fresh, &key) != name(&plain, &key);
+    }
+    assert!(
+        differs,
+        "the weighted and unweighted continuums must differ for this test"
+    );
+}

@@ -280,6 +280,10 @@ struct LiveTable {
 #[derive(Debug)]
 pub struct Compat {
     mode: Mode,
+    /// `mode` as the members make it: libmemcached turns weighting on for
+    /// good once a server weighs more than 1, also for rebuilds over the
+    /// live servers.
+    built: Mode,
     members: Vec<Member>,
     order: Vec<NodeIndex>,
     table: Table,
@@ -290,6 +294,7 @@ impl Clone for Compat {
     fn clone(&self) -> Self {
         Compat {
             mode: self.mode.clone(),
+            built: self.built.clone(),
             members: self.members.clone(),
             order: self.order.clone(),
             table: self.table.clone(),
@@ -303,6 +308,7 @@ impl Compat {
     pub fn new(mode: Mode) -> Result<Self> {
         mode.validate()?;
         Ok(Compat {
+            built: mode.clone(),
             mode,
             members: Vec::new(),
             order: Vec::new(),
@@ -359,7 +365,7 @@ impl Compat {
             .collect();
         let built = Arc::new(LiveTable {
             order: members.iter().map(|m| m.index).collect(),
-            table: self.mode.build(&members),
+            table: self.built.build(&members),
             up,
         });
         self.live.store(Some(Arc::clone(&built)));
@@ -413,7 +419,11 @@ impl Placement for Compat {
             })
             .collect();
         self.order = self.members.iter().map(|m| m.index).collect();
-        self.table = self.mode.build(&self.members);
+        self.built = self.mode.clone();
+        if let Mode::Libmemcached(l) = &mut self.built {
+            l.weighted |= self.members.iter().any(|m| m.weight > 1);
+        }
+        self.table = self.built.build(&self.members);
         self.live = ArcSwapOption::empty();
     }
 
