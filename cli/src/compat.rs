@@ -21,7 +21,7 @@ use crate::text::count;
 pub struct CompatArgs {
     /// Route as this peer does: libmemcached, twemproxy, uhashring, envoy-ring-hash,
     /// grpc-ring-hash, envoy-maglev, nginx, dubbo, guava-jump, go-jump (replaces --algo)
-    #[arg(long, value_name = "NAME", value_parser = parse_mode_name)]
+    #[arg(long, value_name = "NAME", value_parser = parse_mode_name, conflicts_with = "algo")]
     pub compat: Option<String>,
 
     /// Key hash for libmemcached/twemproxy: md5, one_at_a_time, fnv1_32, fnv1a_32, fnv1_64,
