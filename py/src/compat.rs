@@ -26,11 +26,11 @@
 
 use std::collections::HashMap;
 
-use ringroute::compat::hashes;
 use parking_lot::RwLock;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use ringroute::compat::hashes;
 
 use crate::keys::str_bytes;
 

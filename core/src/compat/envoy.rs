@@ -191,6 +191,63 @@ mod tests {
         assert_eq!(got, want.repeat(3));
     }
 
+    /// grpc-go `balancer/ringhash/ring.go` and `ring_test.go`: weights
+    /// {a:3, b:3, c:4}, min 10, max 20 (as `TestRingPick` builds it) give 3,
+    /// 3 and 4 entries `xxh64(hash_key + "_" + i)`, sorted. (The example ring
+    /// in `newRing`'s doc comment predates A76: it hashes `addr + global
+    /// index`, "a0".."c9", which gives exactly its ten listed hashes; the
+    /// code hashes "a_0".."c_3".) Then `TestRingPick` (first entry >= h) and
+    /// `TestRingNew` (every size within [min, max], shares near the weights).
+    #[test]
+    fn grpc_go_ring_vectors() {
+        let mut m = hosts(&["a", "b", "c"]);
+        m[0].weight = 3;
+        m[1].weight = 3;
+        m[2].weight = 4;
+        let ring = grpc_ring(&m, 10, 20);
+        let Table::Ring { points, owners, .. } = &ring else {
+            panic!("a ring")
+        };
+        let got: Vec<(u64, u32)> = points
+            .iter()
+            .zip(owners)
+            .map(|(p, o)| (*p, o.get()))
+            .collect();
+        let mut want: Vec<(u64, u32)> = [("a", 3, 0), ("b", 3, 1), ("c", 4, 2)]
+            .iter()
+            .flat_map(|&(k, n, id)| {
+                (0..n).map(move |i| (xxh64(format!("{k}_{i}").as_bytes(), 0), id))
+            })
+            .collect();
+        want.sort();
+        assert_eq!(got, want);
+        assert_eq!(want[5], (7866922100246443948, 0)); // xxh64("a_0")
+        // TestRingPick: the picked entry is the first >= h (h in [low, high)).
+        let live = AllUp(3);
+        for key in ["1", "2", "3", "4"] {
+            let h = xxh64(key.as_bytes(), 0);
+            let i = points.partition_point(|&p| p < h) % points.len();
+            assert_eq!(ring.route(h, &live), Some(owners[i]));
+        }
+        // TestRingNew.
+        for min in [3u64, 4, 6, 8] {
+            for max in [20u64, 8] {
+                let ring = grpc_ring(&m, min, max);
+                let shares = ring.shares();
+                let total: usize = shares.iter().map(|s| s.1).sum();
+                assert!(
+                    (min as usize..=max as usize).contains(&total),
+                    "{min} {max} {total}"
+                );
+                for (node, count) in shares {
+                    let got = count as f64 / total as f64;
+                    let want = f64::from(m[node.as_usize()].weight) / 10.0;
+                    assert!((got - want).abs() / ((got + want) / 2.0) < 0.25);
+                }
+            }
+        }
+    }
+
     #[test]
     fn grpc_sorts_by_hash_key_and_caps() {
         let m = hosts(&["b:1", "a:1", "c:1"]);
