@@ -66,7 +66,12 @@ line is the empty key). A key that no node can serve stops the run with an error
 on stderr and exit status 1; lines already printed stay valid.
 
 --algo picks the placement (default: ring). Jump is unweighted and refuses any
-weight other than 1; its placement also depends on the order of the nodes.";
+weight other than 1; its placement also depends on the order of the nodes.
+
+--compat NAME routes bit for bit as an existing stack does instead: libmemcached,
+twemproxy, uhashring, envoy-ring-hash, grpc-ring-hash, envoy-maglev, nginx, dubbo,
+guava-jump or go-jump (nodes as HOST:PORT[=WEIGHT], whole weights; see
+docs/compat.md for each mode's options).";
 
 const ANALYZE_ABOUT: &str = "\
 Route N keys (key-0, key-1, ...) with one algorithm (--algo, default ring) and
@@ -80,6 +85,10 @@ A failure section marks the first node down (or each --fail NAME), routes every
 key again, shows where its keys went, checks that no other key moved, then marks
 it up and checks that every key came back. For the ring, points that tie (node
 names under 4 bytes collide in ring spec v1) are counted and warned about.
+
+--from MODE --to MODE reports instead the share of keys (and per node) that
+would move from one placement of the nodes to another: MODE is ring, jump,
+rendezvous, maglev or a --compat name (e.g. --from libmemcached --to ring).
 
 --compare runs ring, jump, rendezvous and maglev on the same cluster and keys
 and prints balance, movement, failure, build time and a rough lookup cost side
