@@ -234,6 +234,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 out.flush()?;
                 return Ok(());
             }
+            if let Some(name) = &args.compat.compat {
+                return Err(CliError::usage(format!(
+                    "analyze takes a compatibility mode through --from/--to (e.g. --from {name} \
+                     --to ring), not --compat"
+                )));
+            }
             let failed = failure::resolve(&spec, &args.fail)?;
             let text = if args.compare {
                 let comparison = compare::run(&spec, config, args.keys, &failed)?;
