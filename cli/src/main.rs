@@ -13,6 +13,7 @@
 mod analyze;
 mod cluster;
 mod compare;
+mod compat;
 mod error;
 #[cfg(feature = "etcd")]
 mod etcd;
@@ -72,7 +73,12 @@ cannot be written in this format and is a usage error (exit status 2). A key tha
 on stderr and exit status 1; lines already printed stay valid.
 
 --algo picks the placement (default: ring). Jump is unweighted and refuses any
-weight other than 1; its placement also depends on the order of the nodes.";
+weight other than 1; its placement also depends on the order of the nodes.
+
+--compat NAME routes bit for bit as an existing stack does instead: libmemcached,
+twemproxy, uhashring, envoy-ring-hash, grpc-ring-hash, envoy-maglev, nginx, dubbo,
+guava-jump or go-jump (nodes as HOST:PORT[=WEIGHT], whole weights; see
+docs/compat.md for each mode's options).";
 
 const ANALYZE_ABOUT: &str = "\
 Route N keys (key-0, key-1, ...) with one algorithm (--algo, default ring) and
@@ -86,6 +92,10 @@ A failure section marks the first node down (or each --fail NAME), routes every
 key again, shows where its keys went, checks that no other key moved, then marks
 it up and checks that every key came back. For the ring, points that tie (a
 2^-64 event per pair under ring spec v2) are counted.
+
+--from MODE --to MODE reports instead the share of keys (and per node) that
+would move from one placement of the nodes to another: MODE is ring, jump,
+rendezvous, maglev or a --compat name (e.g. --from libmemcached --to ring).
 
 --compare runs ring, jump, rendezvous and maglev on the same cluster and keys
 and prints balance, movement, failure, build time and a rough lookup cost side
@@ -116,6 +126,9 @@ struct RouteArgs {
     #[command(flatten)]
     algo: AlgoArgs,
 
+    #[command(flatten)]
+    compat: compat::CompatArgs,
+
     /// Print up to R distinct nodes per key, primary first (all of them when R exceeds the nodes)
     #[arg(
         short = 'n',
@@ -143,6 +156,18 @@ struct AnalyzeArgs {
     /// Compare all four algorithms side by side on the same cluster and keys (not with --algo)
     #[arg(long, conflicts_with = "algo")]
     compare: bool,
+
+    /// Migration report: the share of keys that move from placement MODE (ring, jump,
+    /// rendezvous, maglev or a --compat name) to the --to placement, per node
+    #[arg(long, value_name = "MODE", requires = "to", conflicts_with = "compare")]
+    from: Option<String>,
+
+    /// The placement a migration goes to (with --from)
+    #[arg(long, value_name = "MODE", requires = "from")]
+    to: Option<String>,
+
+    #[command(flatten)]
+    compat: compat::CompatArgs,
 
     /// Mark NAME down in the failure analysis (default: the first node). Repeatable
     #[arg(long = "fail", value_name = "NAME")]
@@ -196,10 +221,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Route(args) => {
             let spec = args.cluster.load()?;
             let config = config(&args.algo, &spec);
-            if config.algo == Algo::Ring {
-                spec.check_ring_points(config.vnodes)?;
-            }
-            let router = router::build(config, &spec.members())?;
+            let router = match args.compat.mode(args.algo.table_size)? {
+                Some(mode) => router::build_compat(mode, &spec.members())?,
+                None => {
+                    if config.algo == Algo::Ring {
+                        spec.check_ring_points(config.vnodes)?;
+                    }
+                    router::build(config, &spec.members())?
+                }
+            };
             route::run(&spec, router.as_ref(), args.replicas as usize, &args.keys)
         }
         Command::Analyze(args) => {
@@ -213,6 +243,21 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 ClusterSpec::demo(args.cluster.vnodes)
             };
             let config = config(&args.algo, &spec);
+            if let (Some(from), Some(to)) = (&args.from, &args.to) {
+                let a = compat::build_named(from, &args.compat, config, &spec)?;
+                let b = compat::build_named(to, &args.compat, config, &spec)?;
+                let m = compat::migration(&spec, a.as_ref(), b.as_ref(), (from, to), args.keys)?;
+                let mut out = io::stdout().lock();
+                out.write_all(compat::render(&m).as_bytes())?;
+                out.flush()?;
+                return Ok(());
+            }
+            if let Some(name) = &args.compat.compat {
+                return Err(CliError::usage(format!(
+                    "analyze takes a compatibility mode through --from/--to (e.g. --from {name} \
+                     --to ring), not --compat"
+                )));
+            }
             if config.algo == Algo::Ring && !args.compare {
                 spec.check_ring_points(config.vnodes)?;
             }

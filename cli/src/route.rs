@@ -12,8 +12,6 @@
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
 
-use ringroute::hash::key_hash;
-
 use crate::cluster::ClusterSpec;
 use crate::error::CliError;
 use crate::router::Router;
@@ -126,7 +124,7 @@ struct LineWriter<'a> {
 
 impl LineWriter<'_> {
     fn write(&mut self, key: &[u8], out: &mut impl Write) -> Result<(), CliError> {
-        let hash = key_hash(key);
+        let hash = self.router.key_hash(key);
         if self.replicas == 1 {
             // `route` is the primary by definition; replicas agree with it,
             // but one lookup is cheaper than starting a replica walk.

@@ -101,7 +101,13 @@ pub struct Config {
 
 /// A placement algorithm over a member list.
 pub trait Router {
-    /// The member serving a key hash (`ringroute::hash::key_hash`), or
+    /// The hash `route_hash` expects for `key`: the placement's own
+    /// (`ringroute::hash::key_hash` for the native algorithms).
+    fn key_hash(&self, key: &[u8]) -> u64 {
+        ringroute::hash::key_hash(key)
+    }
+
+    /// The member serving a key hash (see [`Router::key_hash`]), or
     /// `None` when no member can serve it.
     fn route_hash(&self, hash: u64) -> Option<u32>;
 
@@ -180,6 +186,27 @@ pub fn build(config: Config, members: &[Member<'_>]) -> Result<Box<dyn Router>, 
             check_table_size(config.table_size, members.len())?;
             Placed::build(MaglevTable::new(config.table_size).map_err(usage)?, members)
         }
+    }
+}
+
+/// A router placing keys as a peer does (`ringroute::compat`).
+pub fn build_compat(
+    mode: ringroute::compat::Mode,
+    members: &[Member<'_>],
+) -> Result<Box<dyn Router>, CliError> {
+    Placed::build(
+        ringroute::compat::Compat::new(mode).map_err(usage)?,
+        members,
+    )
+}
+
+impl Kind for ringroute::compat::Compat {
+    fn describe(c: &Cluster<Self, u32>) -> String {
+        format!(
+            "{} compatibility mode, {} lookup entries",
+            c.placement().mode().name(),
+            count(c.placement().shares().iter().map(|s| s.1 as u64).sum())
+        )
     }
 }
 
@@ -320,6 +347,11 @@ impl<P: Kind> Placed<P> {
 }
 
 impl<P: Kind> Router for Placed<P> {
+    #[inline]
+    fn key_hash(&self, key: &[u8]) -> u64 {
+        self.cluster.placement().key_hash(key)
+    }
+
     #[inline]
     fn route_hash(&self, hash: u64) -> Option<u32> {
         self.cluster.route_hash(hash).map(|i| self.id(i))

@@ -3,7 +3,6 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
-use crate::hash::key_hash;
 use crate::node::{Node, NodeIndex, NodeState, NodeTable};
 use crate::placement::Placement;
 use crate::ring::Replicas;
@@ -162,10 +161,10 @@ impl<P: Placement, T> Cluster<P, T> {
         self.set_state(name, NodeState::Up).map(drop)
     }
 
-    /// The up node serving `key` (hashed with [`key_hash`]); `None` when no node is up.
+    /// The up node serving `key` (hashed with [`Placement::key_hash`]); `None` when no node is up.
     #[inline]
     pub fn route<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<NodeIndex> {
-        self.route_hash(key_hash(key.as_ref()))
+        self.route_hash(self.placement.key_hash(key.as_ref()))
     }
 
     /// Routes a key hash computed elsewhere.
@@ -195,7 +194,7 @@ impl<P: Placement, T> Cluster<P, T> {
     /// Up to `n` distinct up nodes for `key`, primary first. Stays on the
     /// stack for `n <= 8`.
     pub fn route_n<K: AsRef<[u8]> + ?Sized>(&self, key: &K, n: usize) -> Replicas {
-        self.route_n_hash(key_hash(key.as_ref()), n)
+        self.route_n_hash(self.placement.key_hash(key.as_ref()), n)
     }
 
     /// [`route_n`](Cluster::route_n) for a key hash computed elsewhere.
@@ -208,7 +207,7 @@ impl<P: Placement, T> Cluster<P, T> {
     /// Writes up to `out.len()` distinct up nodes for `key` into `out`,
     /// primary first, and returns how many it wrote. Never allocates.
     pub fn route_n_into<K: AsRef<[u8]> + ?Sized>(&self, key: &K, out: &mut [NodeIndex]) -> usize {
-        self.route_n_hash_into(key_hash(key.as_ref()), out)
+        self.route_n_hash_into(self.placement.key_hash(key.as_ref()), out)
     }
 
     /// [`route_n_into`](Cluster::route_n_into) for a key hash computed elsewhere.

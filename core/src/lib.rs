@@ -47,6 +47,7 @@
 #![warn(missing_docs)]
 
 mod cluster;
+pub mod compat;
 mod error;
 pub mod hash;
 pub mod health;

@@ -69,6 +69,19 @@ impl Liveness for AllUp {
 /// to the table, then tells the placement; so the notifications cannot fail
 /// and a refused change leaves everything as it was.
 pub trait Placement: Clone + Send + Sync {
+    /// The hash this placement looks `key` up by.
+    ///
+    /// The native placements use [`key_hash`](crate::hash::key_hash)
+    /// (xxh3), the default; a compatibility mode hashes keys as its peer does
+    /// (md5, crc32, one-at-a-time, ...). Owners ([`Cluster`](crate::Cluster),
+    /// the router) call this once per lookup and hand the result to
+    /// [`route`](Placement::route), so `route_hash` callers must hash the same
+    /// way.
+    #[inline]
+    fn key_hash(&self, key: &[u8]) -> u64 {
+        crate::hash::key_hash(key)
+    }
+
     /// Whether a node of `weight` may join `nodes` (which does not hold it yet).
     fn check_add<T>(&self, nodes: &NodeTable<T>, weight: f64) -> Result<()>;
 

@@ -124,6 +124,12 @@ typedef enum ringroute_health {
 typedef struct ringroute_clock ringroute_clock;
 
 /**
+ * A compatibility mode and its settings, built with
+ * `ringroute_compat_new()` and the `ringroute_compat_set_*()` setters.
+ */
+typedef struct ringroute_compat ringroute_compat;
+
+/**
  * A router: the membership, the placement of keys and the health of every
  * node, shared by all threads of a client. Opaque; create it with
  * `ringroute_router_new()` and release it with `ringroute_router_free()`.
@@ -668,7 +674,9 @@ enum ringroute_status ringroute_route(const struct ringroute_router *router,
 
 /**
  * Routes a key hash from `ringroute_key_hash()`: the same answer as
- * `ringroute_route()` on the key.
+ * `ringroute_route()` on the key (for the native algorithms; a router of a
+ * compatibility mode hashes keys its own way, so route its keys with
+ * `ringroute_route()`).
  *
  * Ownership: borrows `router`.
  *
@@ -1172,6 +1180,163 @@ enum ringroute_status ringroute_ticket_finish(struct ringroute_ticket *ticket,
  * freed.
  */
 void ringroute_ticket_free(struct ringroute_ticket *ticket);
+
+/**
+ * Creates a compatibility mode with its peer's default settings. `name` is
+ * one of `libmemcached` (ketama weighted, md5), `twemproxy` (fnv1a_64),
+ * `uhashring` (md5 ring), `envoy-ring-hash`, `grpc-ring-hash`,
+ * `envoy-maglev`, `nginx`, `dubbo`, `guava-jump`, `go-jump`. Node names are
+ * the peer's server strings (`host:port`); weights must be whole numbers.
+ *
+ * Ownership: on success `*compat_out` is the caller's, to release with
+ * `ringroute_compat_free()`; `name` stays the caller's.
+ *
+ * Thread-safety: safe from any thread.
+ *
+ * Errors: `RINGROUTE_NULL_POINTER`, `RINGROUTE_INVALID_UTF8`,
+ * `RINGROUTE_INVALID_ARGUMENT` (an unknown name).
+ *
+ * # Safety
+ *
+ * `name` must be NULL or a NUL-terminated string; `compat_out` NULL or
+ * writable.
+ */
+enum ringroute_status ringroute_compat_new(const char *name, struct ringroute_compat **compat_out);
+
+/**
+ * Releases a compatibility mode. NULL is a no-op. Routers built with it do
+ * not need it any more.
+ *
+ * Ownership: takes `compat`, which must not be used afterwards.
+ *
+ * Thread-safety: no other call may be using this `compat` meanwhile.
+ *
+ * # Safety
+ *
+ * `compat` must be NULL or a mode from `ringroute_compat_new()` that has
+ * not been freed.
+ */
+void ringroute_compat_free(struct ringroute_compat *compat);
+
+/**
+ * Sets the key hash of `libmemcached` (`MEMCACHED_BEHAVIOR_HASH`) or
+ * `twemproxy` (`hash:`): `md5`, `one_at_a_time`, `fnv1_32`, `fnv1a_32`,
+ * `fnv1_64`, `fnv1a_64`, `crc32`, `crc32a`, `murmur`, `jenkins`.
+ *
+ * Ownership: borrows both. Thread-safety: not while `compat` is in use
+ * elsewhere.
+ *
+ * Errors: `RINGROUTE_NULL_POINTER`, `RINGROUTE_INVALID_UTF8`,
+ * `RINGROUTE_INVALID_ARGUMENT` (an unknown hash, or a mode without one).
+ *
+ * # Safety
+ *
+ * `compat` NULL or live; `hash` NULL or a NUL-terminated string.
+ */
+enum ringroute_status ringroute_compat_set_hash(struct ringroute_compat *compat, const char *hash);
+
+/**
+ * Sets twemproxy's `hash_tag`: two characters such as `"{}"`, or NULL for
+ * none.
+ *
+ * Errors: `RINGROUTE_NULL_POINTER` (`compat`), `RINGROUTE_INVALID_UTF8`,
+ * `RINGROUTE_INVALID_ARGUMENT` (not two bytes, or not twemproxy).
+ *
+ * # Safety
+ *
+ * `compat` NULL or live; `tag` NULL or a NUL-terminated string.
+ */
+enum ringroute_status ringroute_compat_set_hash_tag(struct ringroute_compat *compat,
+                                                    const char *tag);
+
+/**
+ * libmemcached: `weighted` non-zero is `MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED`
+ * (the default, with the md5 key hash), zero is `MEMCACHED_BEHAVIOR_KETAMA`
+ * alone (100 points per server, one-at-a-time key hash; a weight above 1
+ * still turns weighting on, as in libmemcached); `spy` non-zero is the
+ * `CONSISTENT_KETAMA_SPY` distribution. Resets the key hash to the one the
+ * behaviour implies: call `ringroute_compat_set_hash()` after this.
+ *
+ * Errors: `RINGROUTE_NULL_POINTER`, `RINGROUTE_INVALID_ARGUMENT` (not
+ * libmemcached).
+ *
+ * # Safety
+ *
+ * `compat` NULL or live.
+ */
+enum ringroute_status ringroute_compat_set_ketama(struct ringroute_compat *compat,
+                                                  int32_t weighted,
+                                                  int32_t spy);
+
+/**
+ * uhashring: `ketama` non-zero for `hash_fn="ketama"`; `vnodes` (0 for
+ * uhashring's default: 160, or 40 with ketama) and `replicas` (ketama
+ * points per digest, 1 to 4; 0 for 4).
+ *
+ * Errors: `RINGROUTE_NULL_POINTER`, `RINGROUTE_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `compat` NULL or live.
+ */
+enum ringroute_status ringroute_compat_set_uhashring(struct ringroute_compat *compat,
+                                                     int32_t ketama,
+                                                     uint32_t vnodes,
+                                                     uint32_t replicas);
+
+/**
+ * Envoy and gRPC ring_hash: the minimum and maximum ring sizes
+ * (`1 <= min <= max <= 8388608`; gRPC caps both at 4096).
+ *
+ * Errors: `RINGROUTE_NULL_POINTER`, `RINGROUTE_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `compat` NULL or live.
+ */
+enum ringroute_status ringroute_compat_set_ring_size(struct ringroute_compat *compat,
+                                                     uint64_t min_ring_size,
+                                                     uint64_t max_ring_size);
+
+/**
+ * Envoy Maglev: the table size (a prime larger than the node count;
+ * default 65537).
+ *
+ * Errors: `RINGROUTE_NULL_POINTER`, `RINGROUTE_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `compat` NULL or live.
+ */
+enum ringroute_status ringroute_compat_set_table_size(struct ringroute_compat *compat,
+                                                      uint32_t table_size);
+
+/**
+ * Builds a router that places keys with `compat`; everything else (health,
+ * picker, outlier detection, clock) comes from `config` (NULL for the
+ * defaults), whose `algorithm` is ignored. Route with `ringroute_route()`,
+ * `ringroute_route_name()` and `ringroute_route_n()`: they hash keys as the
+ * mode does (`ringroute_key_hash()` is the native hash, not the mode's).
+ *
+ * Ownership: on success `*router_out` is the caller's, to release with
+ * `ringroute_router_free()`; `config`, `compat` and `nodes` stay the
+ * caller's (`compat` may be freed at once).
+ *
+ * Thread-safety: safe from any thread.
+ *
+ * Errors: as `ringroute_router_new()`; `RINGROUTE_INVALID_WEIGHT` for a
+ * weight that is not a whole number (or not 1 for jump and dubbo).
+ *
+ * # Safety
+ *
+ * `config` as for `ringroute_router_new()`; `compat` NULL or live; `nodes`
+ * NULL or `n_nodes` readable nodes; `router_out` NULL or writable.
+ */
+enum ringroute_status ringroute_router_new_compat(const struct ringroute_config *config,
+                                                  const struct ringroute_compat *compat,
+                                                  const struct ringroute_node *nodes,
+                                                  size_t n_nodes,
+                                                  struct ringroute_router **router_out);
 
 #ifdef __cplusplus
 }  // extern "C"

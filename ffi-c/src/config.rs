@@ -207,8 +207,19 @@ impl ringroute_config {
     ///
     /// `self.clock` must be NULL or point to a live `ringroute_clock`.
     pub(crate) unsafe fn builder(&self) -> Result<RouterBuilder<()>> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.builder_with(self.algorithm()?) }
+    }
+
+    /// [`builder`](Self::builder) with `algorithm` in place of the one this
+    /// configuration names (for compatibility modes).
+    ///
+    /// # Safety
+    ///
+    /// As for [`builder`](Self::builder).
+    pub(crate) unsafe fn builder_with(&self, algorithm: Algorithm) -> Result<RouterBuilder<()>> {
         let mut builder = RouterBuilder::default()
-            .algorithm(self.algorithm()?)
+            .algorithm(algorithm)
             .picker(self.picker()?);
         builder = if self.outlier_detection != 0 {
             builder.outlier_detection(OutlierConfig {

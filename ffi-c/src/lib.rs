@@ -47,6 +47,13 @@ mod lease;
 
 mod args;
 
+mod compat;
+
+pub use compat::{
+    ringroute_compat, ringroute_compat_free, ringroute_compat_new, ringroute_compat_set_hash,
+    ringroute_compat_set_hash_tag, ringroute_compat_set_ketama, ringroute_compat_set_ring_size,
+    ringroute_compat_set_table_size, ringroute_compat_set_uhashring, ringroute_router_new_compat,
+};
 pub use config::{
     RINGROUTE_ALGORITHM_JUMP, RINGROUTE_ALGORITHM_MAGLEV, RINGROUTE_ALGORITHM_RENDEZVOUS,
     RINGROUTE_ALGORITHM_RING, RINGROUTE_PICKER_LEAST_CONNECTIONS,

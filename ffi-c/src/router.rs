@@ -1,7 +1,6 @@
 //! The router handle: building and freeing it, and routing keys.
 
 use ringroute::NodeIndex;
-use ringroute::hash::key_hash;
 use ringroute::router::{Router, RouterBuilder, Snapshot};
 
 use crate::args::{ByteBuf, Out, array, bytes, handle, text};
@@ -329,8 +328,9 @@ fn route_arguments(
 #[cold]
 fn route_slow(router: &Router<()>, key: &[u8], out: Out<u32>) -> Result<()> {
     let snapshot = router.snapshot();
-    // `route_hash`, not `route`: see `route_key`.
-    match snapshot.route_hash(key_hash(key)) {
+    // `route_hash`, not `route`: see `route_key`. The placement's own key
+    // hash: a compatibility mode does not hash with xxh3.
+    match snapshot.route_hash(snapshot.key_hash(key)) {
         Some(node) => {
             out.write(node.get());
             Ok(())
@@ -340,7 +340,9 @@ fn route_slow(router: &Router<()>, key: &[u8], out: Out<u32>) -> Result<()> {
 }
 
 /// Routes a key hash from `ringroute_key_hash()`: the same answer as
-/// `ringroute_route()` on the key.
+/// `ringroute_route()` on the key (for the native algorithms; a router of a
+/// compatibility mode hashes keys its own way, so route its keys with
+/// `ringroute_route()`).
 ///
 /// Ownership: borrows `router`.
 ///
@@ -419,7 +421,7 @@ pub unsafe extern "C" fn ringroute_route_name(
         let key = unsafe { bytes(key, key_len, "key") }?;
         let snapshot = router.snapshot();
         let node = snapshot
-            .route_hash(key_hash(key))
+            .route_hash(snapshot.key_hash(key))
             .ok_or_else(|| no_node(&snapshot))?;
         let name = snapshot.node(node).map(|n| n.name()).unwrap_or_default();
         buf.fill(name)?;

@@ -6,12 +6,55 @@ use std::time::Duration;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyInt;
+use ringroute::compat::{Libmemcached, Mode, Uhashring};
 use ringroute::router::{Algorithm, PickerKind};
 
 use crate::keys::type_name;
 
 /// Names accepted by `algorithm=`, in the order the docs list them.
 pub const ALGORITHMS: &[&str] = &["ring", "jump", "rendezvous", "maglev"];
+
+/// Compatibility modes accepted by `algorithm=` (with their peer's default
+/// settings), beside [`ALGORITHMS`]: route bit for bit as that peer does.
+pub const COMPAT_MODES: &[&str] = &[
+    "libmemcached",
+    "libmemcached-unweighted",
+    "libmemcached-spy",
+    "twemproxy",
+    "uhashring",
+    "uhashring-ketama",
+    "envoy-ring-hash",
+    "grpc-ring-hash",
+    "envoy-maglev",
+    "nginx",
+    "dubbo",
+    "guava-jump",
+    "go-jump",
+];
+
+/// The core mode of a [`COMPAT_MODES`] name.
+fn compat_mode(name: &str) -> Option<Mode> {
+    Some(match name {
+        "libmemcached-unweighted" => Mode::Libmemcached(Libmemcached::unweighted()),
+        "libmemcached-spy" => Mode::Libmemcached(Libmemcached {
+            spy: true,
+            ..Libmemcached::weighted()
+        }),
+        "uhashring-ketama" => Mode::Uhashring(Uhashring::ketama()),
+        other => Mode::from_name(other)?,
+    })
+}
+
+/// The [`COMPAT_MODES`] name of a mode; modes with settings no name
+/// stands for show as their family.
+fn compat_name(mode: &Mode) -> &'static str {
+    match mode {
+        Mode::Libmemcached(l) if l.spy => "libmemcached-spy",
+        Mode::Libmemcached(l) if !l.weighted => "libmemcached-unweighted",
+        Mode::Uhashring(u) if u.ketama => "uhashring-ketama",
+        other => other.name(),
+    }
+}
 
 /// Names accepted by `picker=`.
 pub const PICKERS: &[&str] = &[
@@ -85,7 +128,13 @@ pub fn parse(
         "maglev" => Algorithm::Maglev {
             table_size: table_size.unwrap_or(ringroute::maglev::DEFAULT_TABLE_SIZE),
         },
-        other => return Err(one_of("algorithm", other, ALGORITHMS)),
+        other => match compat_mode(other) {
+            Some(mode) => Algorithm::Compat(mode),
+            None => {
+                let all: Vec<&str> = ALGORITHMS.iter().chain(COMPAT_MODES).copied().collect();
+                return Err(one_of("algorithm", other, &all));
+            }
+        },
     };
     // Validates the parameters (vnodes range, a prime table, ...).
     algorithm.placement().map_err(crate::errors::to_py)?;
@@ -110,6 +159,7 @@ pub fn describe(algorithm: &Algorithm) -> Described {
         Algorithm::Jump => ("jump", None, None),
         Algorithm::Rendezvous => ("rendezvous", None, None),
         Algorithm::Maglev { table_size } => ("maglev", None, Some(*table_size)),
+        Algorithm::Compat(mode) => (compat_name(mode), None, None),
         #[allow(unreachable_patterns)]
         _ => ("unknown", None, None),
     };
@@ -212,5 +262,15 @@ mod tests {
         };
         let (name, decay) = describe_picker(&lrt);
         assert_eq!(parse_picker(name, decay).unwrap(), lrt);
+    }
+
+    #[test]
+    fn compat_names_round_trip() {
+        for name in COMPAT_MODES {
+            let mode = compat_mode(name).unwrap();
+            assert_eq!(compat_name(&mode), *name);
+            let algorithm = Algorithm::Compat(mode);
+            assert_eq!(describe(&algorithm).name, *name);
+        }
     }
 }

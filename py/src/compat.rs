@@ -16,17 +16,21 @@
 //!   `md5(f"{n}-{w}")`. Rebuilt whole on every change; equal points keep
 //!   their duplicates in the sorted list, and the map holds the last node.
 //!
+//! The same rings, built whole from a node list, are the core's
+//! `ringroute::compat::Mode::Uhashring` (Python `algorithm="uhashring"`);
+//! this type keeps uhashring's incremental, dict-shaped surface.
+//!
 //! Keys hash as `md5(str(key).encode())` (the first word for ketama). A
 //! lookup takes the first point strictly greater than the key's hash
 //! (`bisect_right`), wrapping to the first.
 
 use std::collections::HashMap;
 
-use md5::{Digest, Md5};
 use parking_lot::RwLock;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use ringroute::compat::hashes;
 
 use crate::keys::str_bytes;
 
@@ -70,8 +74,9 @@ impl State {
     }
 }
 
+/// The digest the core's uhashring mode uses too.
 fn md5_of(data: &[u8]) -> [u8; 16] {
-    Md5::digest(data).into()
+    hashes::md5(data)
 }
 
 /// The point label `f"{label}-{w}"` hashed.

@@ -89,6 +89,7 @@ fn _ringroute(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_VNODES", ringroute::ring::DEFAULT_VNODES)?;
     m.add("MAX_VNODES", ringroute::ring::MAX_VNODES)?;
     m.add("ALGORITHMS", algorithm::ALGORITHMS.to_vec())?;
+    m.add("COMPAT_MODES", algorithm::COMPAT_MODES.to_vec())?;
     m.add("PICKERS", algorithm::PICKERS.to_vec())?;
     m.add("EmptyRingError", py.get_type::<errors::EmptyRingError>())?;
     m.add("NoNodeUpError", py.get_type::<errors::NoNodeUpError>())?;

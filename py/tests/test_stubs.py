@@ -71,7 +71,7 @@ def test_functions_and_constants():
             names.add(node.target.id)
         elif isinstance(node, ast.Assign):
             names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-    aliases = {"Key", "Weight", "Nodes", "Health", "_Self"}
+    aliases = {"Key", "Weight", "Nodes", "Health", "AlgorithmName", "_Self"}
     for name in names - aliases:
         assert hasattr(native, name), name
 

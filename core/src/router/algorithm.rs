@@ -2,6 +2,7 @@
 //! [`AnyPlacement`] dispatches to it with a `match` (no virtual calls on the
 //! lookup path).
 
+use crate::compat::{Compat, Mode};
 use crate::error::Result;
 use crate::jump::JumpIndex;
 use crate::maglev::MaglevTable;
@@ -29,6 +30,9 @@ pub enum Algorithm {
         /// Entries in the lookup table: a prime larger than the node count.
         table_size: u32,
     },
+    /// A compatibility mode: route as libmemcached, twemproxy, Envoy, ...
+    /// do (see [`compat`](crate::compat)).
+    Compat(Mode),
 }
 
 impl Default for Algorithm {
@@ -47,6 +51,9 @@ impl Algorithm {
             Algorithm::Jump => AnyPlacement::Jump(JumpIndex::new()),
             Algorithm::Rendezvous => AnyPlacement::Rendezvous(RendezvousIndex::new()),
             Algorithm::Maglev { table_size } => AnyPlacement::Maglev(MaglevTable::new(table_size)?),
+            Algorithm::Compat(ref mode) => {
+                AnyPlacement::Compat(Box::new(Compat::new(mode.clone())?))
+            }
         })
     }
 }
@@ -63,6 +70,8 @@ pub enum AnyPlacement {
     Rendezvous(RendezvousIndex),
     /// Maglev.
     Maglev(MaglevTable),
+    /// A compatibility mode (boxed: it is much larger than the others).
+    Compat(Box<Compat>),
 }
 
 macro_rules! dispatch {
@@ -72,6 +81,7 @@ macro_rules! dispatch {
             AnyPlacement::Jump($p) => $e,
             AnyPlacement::Rendezvous($p) => $e,
             AnyPlacement::Maglev($p) => $e,
+            AnyPlacement::Compat($p) => $e,
         }
     };
 }
@@ -96,6 +106,11 @@ impl AnyPlacement {
 }
 
 impl Placement for AnyPlacement {
+    #[inline]
+    fn key_hash(&self, key: &[u8]) -> u64 {
+        dispatch!(self, p => p.key_hash(key))
+    }
+
     fn check_add<T>(&self, nodes: &NodeTable<T>, weight: f64) -> Result<()> {
         dispatch!(self, p => p.check_add(nodes, weight))
     }

@@ -64,7 +64,6 @@ pub use snapshot::{Failover, NodeHealth, Snapshot};
 
 use crate::cluster::Cluster;
 use crate::error::Result;
-use crate::hash::key_hash;
 use crate::health::{
     Clock, MonotonicClock, OutlierConfig, OutlierDetector, PhiConfig, PhiDetector,
 };
@@ -151,7 +150,7 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
     /// in-flight requests passes the key to its next replica.
     pub fn lease<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<Lease<'_, T>> {
         let snapshot = self.inner.current.load();
-        let hash = key_hash(key.as_ref());
+        let hash = snapshot.key_hash(key);
         let node = match (self.inner.load_bound, snapshot.members.placement.as_ring()) {
             (Some(bound), Some(ring)) => {
                 let loads = InFlight {

@@ -142,10 +142,24 @@ impl<T> Snapshot<T> {
     /// The up node serving `key`.
     #[inline]
     pub fn route<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<NodeIndex> {
-        self.route_hash(key_hash(key.as_ref()))
+        // The ring hashes keys with the native xxh3: inline it; any other
+        // placement asks its own key hash once, out of line.
+        match &self.members.placement {
+            AnyPlacement::Ring(ring) => ring.route(key_hash(key.as_ref()), &self.health),
+            other => route_key_other(other, key.as_ref(), &self.health),
+        }
     }
 
-    /// The up node serving a key hash computed elsewhere.
+    /// The hash [`route_hash`](Snapshot::route_hash) expects for `key`: the
+    /// placement's own key hash (xxh3 unless a compatibility mode says
+    /// otherwise).
+    #[inline]
+    pub fn key_hash<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> u64 {
+        self.members.placement.key_hash(key.as_ref())
+    }
+
+    /// The up node serving a key hash computed elsewhere (with
+    /// [`key_hash`](Snapshot::key_hash)).
     #[inline]
     pub fn route_hash(&self, hash: u64) -> Option<NodeIndex> {
         // The ring (the default) gets a small path the caller can inline; a
@@ -158,7 +172,7 @@ impl<T> Snapshot<T> {
 
     /// Up to `n` distinct up nodes for `key`, primary first.
     pub fn route_n<K: AsRef<[u8]> + ?Sized>(&self, key: &K, n: usize) -> Replicas {
-        let hash = key_hash(key.as_ref());
+        let hash = self.key_hash(key);
         Replicas::fill(n.min(self.health.up), |out| {
             self.members.placement.route_n(hash, &self.health, out)
         })
@@ -168,14 +182,14 @@ impl<T> Snapshot<T> {
     pub fn route_n_into<K: AsRef<[u8]> + ?Sized>(&self, key: &K, out: &mut [NodeIndex]) -> usize {
         self.members
             .placement
-            .route_n(key_hash(key.as_ref()), &self.health, out)
+            .route_n(self.key_hash(key), &self.health, out)
     }
 
     /// Every distinct healthy node for `key` in failover order: the primary,
     /// then each next replica. Never allocates. The ring walks lazily over
     /// every node; other placements offer their first 8 replicas.
     pub fn failover<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Failover<'_> {
-        let hash = key_hash(key.as_ref());
+        let hash = self.key_hash(key);
         Failover(match self.members.placement.as_ring() {
             Some(ring) => Walk::Ring(ReplicaIter::new(ring, &self.health, hash)),
             None => Walk::Fixed(
@@ -186,6 +200,11 @@ impl<T> Snapshot<T> {
             ),
         })
     }
+}
+
+#[inline(never)]
+fn route_key_other(placement: &AnyPlacement, key: &[u8], health: &HealthView) -> Option<NodeIndex> {
+    placement.route(placement.key_hash(key), health)
 }
 
 #[inline(never)]

@@ -21,6 +21,10 @@ void route_to(const ringroute_router *router, const char *key, char *out, size_t
 
 extern const char *const THREE[3]; /* alpha, beta, gamma: the spec's three-equal */
 
+/* test_compat.c */
+void test_compat_routes_like_libmemcached(void);
+void test_compat_settings_and_errors(void);
+
 /* test_errors.c */
 void test_null_pointers(void);
 void test_invalid_weights(void);

@@ -199,6 +199,8 @@ int main(void) {
     RUN_TEST(test_every_algorithm);
     RUN_TEST(test_keyless_picks);
     RUN_TEST(test_threads_route_while_membership_changes);
+    RUN_TEST(test_compat_routes_like_libmemcached);
+    RUN_TEST(test_compat_settings_and_errors);
     return harness_finish();
 }
 

@@ -20,6 +20,7 @@ uhashring's ``HashRing``.
 
 from ringroute._ringroute import (
     ALGORITHMS,
+    COMPAT_MODES,
     DEFAULT_VNODES,
     MAX_VNODES,
     EmptyRingError,
@@ -39,6 +40,7 @@ from ringroute._ringroute import (
 
 __all__ = [
     "ALGORITHMS",
+    "COMPAT_MODES",
     "DEFAULT_VNODES",
     "MAX_VNODES",
     "EmptyRingError",

@@ -2,6 +2,7 @@
 
 from ringroute._ringroute import (
     ALGORITHMS,
+    COMPAT_MODES,
     DEFAULT_VNODES,
     MAX_VNODES,
     EmptyRingError,
@@ -24,6 +25,7 @@ from ringroute._ringroute import (
 
 __all__ = [
     "ALGORITHMS",
+    "COMPAT_MODES",
     "DEFAULT_VNODES",
     "MAX_VNODES",
     "EmptyRingError",

@@ -22,7 +22,32 @@ SPEC_VERSION: Final[int]
 DEFAULT_VNODES: Final[int]
 MAX_VNODES: Final[int]
 ALGORITHMS: Final[List[str]]
+COMPAT_MODES: Final[List[str]]
 PICKERS: Final[List[str]]
+
+AlgorithmName = Literal[
+    "ring",
+    "jump",
+    "rendezvous",
+    "maglev",
+    "libmemcached",
+    "libmemcached-unweighted",
+    "libmemcached-spy",
+    "twemproxy",
+    "uhashring",
+    "uhashring-ketama",
+    "envoy-ring-hash",
+    "grpc-ring-hash",
+    "envoy-maglev",
+    "nginx",
+    "dubbo",
+    "guava-jump",
+    "go-jump",
+]
+"""``algorithm=``: a native placement (:data:`ALGORITHMS`) or a
+compatibility mode (:data:`COMPAT_MODES`) that routes bit for bit as that
+peer does with its default settings (integral weights; jump and dubbo
+unweighted)."""
 
 Key = Union[str, bytes, bytearray, memoryview]
 """A routing key: text is hashed as UTF-8."""
@@ -60,7 +85,7 @@ class Ring:
         nodes: Optional[Nodes] = None,
         *,
         vnodes: Optional[int] = None,
-        algorithm: str = "ring",
+        algorithm: AlgorithmName = "ring",
         table_size: Optional[int] = None,
         down: Optional[Iterable[str]] = None,
     ) -> None: ...
@@ -176,7 +201,7 @@ class Router:
         nodes: Optional[Nodes] = None,
         *,
         vnodes: Optional[int] = None,
-        algorithm: str = "ring",
+        algorithm: AlgorithmName = "ring",
         table_size: Optional[int] = None,
         down: Optional[Iterable[str]] = None,
         picker: str = "least_connections",
