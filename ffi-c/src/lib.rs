@@ -31,6 +31,8 @@
 #![warn(missing_docs)]
 
 // The modules are declared in the order the header presents them.
+mod version;
+
 mod status;
 
 mod config;
@@ -74,4 +76,8 @@ pub use router::{
 };
 pub use status::{
     ringroute_last_error, ringroute_status, ringroute_status_name, ringroute_version,
+};
+pub use version::{
+    RINGROUTE_SPEC_VERSION, RINGROUTE_VERSION_MAJOR, RINGROUTE_VERSION_MINOR,
+    RINGROUTE_VERSION_PATCH, ringroute_spec_version,
 };
