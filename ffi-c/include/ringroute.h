@@ -29,6 +29,31 @@
 #include <stdint.h>
 
 /**
+ * Major version of the library this header belongs to (the `X` of `X.Y.Z`).
+ * While it is 0, the minor version plays its part: see the README's
+ * versioning policy. The shared library's SONAME is `libringroute.so.X`.
+ */
+#define RINGROUTE_VERSION_MAJOR 0
+
+/**
+ * Minor version of the library this header belongs to (the `Y` of `X.Y.Z`).
+ */
+#define RINGROUTE_VERSION_MINOR 1
+
+/**
+ * Patch version of the library this header belongs to (the `Z` of `X.Y.Z`).
+ */
+#define RINGROUTE_VERSION_PATCH 0
+
+/**
+ * The version of the native ring spec (`docs/ring-spec.md`) this header's
+ * library places keys with. Any change of placement is a new spec version;
+ * compare it with `ringroute_spec_version()` to detect a library that
+ * places keys differently from the one you compiled against.
+ */
+#define RINGROUTE_SPEC_VERSION 2
+
+/**
  * What a call did. Every function that can fail returns one; `RINGROUTE_OK`
  * (0) is success, any other value is an error, and
  * `ringroute_last_error()` then says what went wrong in words.
@@ -423,6 +448,16 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * The version of the native ring spec the loaded library places keys with
+ * (2 for this header; see `RINGROUTE_SPEC_VERSION`). Two processes agree on
+ * where every key goes only if they use the same spec version, whatever
+ * their library versions.
+ *
+ * Thread-safety: safe to call from any thread at any time.
+ */
+uint32_t ringroute_spec_version(void);
+
+/**
  * The message of the last failed call on this thread, as a NUL-terminated
  * UTF-8 string; `""` when no call has failed on this thread yet.
  *
@@ -457,15 +492,6 @@ const char *ringroute_status_name(int32_t status);
  * Thread-safety: safe to call from any thread at any time.
  */
 const char *ringroute_version(void);
-
-/**
- * The version of the native ring spec this library places keys with
- * (`docs/ring-spec.md`): 2. Every binding of one spec version routes every
- * key to the same node; any change of placement is a new spec version.
- *
- * Thread-safety: safe to call from any thread at any time.
- */
-uint32_t ringroute_spec_version(void);
 
 /**
  * Fills `*config_out` with the defaults: the native ring with 160 vnodes

@@ -31,6 +31,8 @@
 #![warn(missing_docs)]
 
 // The modules are declared in the order the header presents them.
+mod version;
+
 mod status;
 
 mod config;
@@ -82,6 +84,9 @@ pub use router::{
     ringroute_router_new_from_text,
 };
 pub use status::{
-    ringroute_last_error, ringroute_spec_version, ringroute_status, ringroute_status_name,
-    ringroute_version,
+    ringroute_last_error, ringroute_status, ringroute_status_name, ringroute_version,
+};
+pub use version::{
+    RINGROUTE_SPEC_VERSION, RINGROUTE_VERSION_MAJOR, RINGROUTE_VERSION_MINOR,
+    RINGROUTE_VERSION_PATCH, ringroute_spec_version,
 };

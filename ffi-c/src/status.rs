@@ -250,16 +250,6 @@ pub extern "C" fn ringroute_version() -> *const c_char {
     catch_unwind(|| VERSION.as_ptr().cast()).unwrap_or(c"".as_ptr())
 }
 
-/// The version of the native ring spec this library places keys with
-/// (`docs/ring-spec.md`): 2. Every binding of one spec version routes every
-/// key to the same node; any change of placement is a new spec version.
-///
-/// Thread-safety: safe to call from any thread at any time.
-#[unsafe(no_mangle)]
-pub extern "C" fn ringroute_spec_version() -> u32 {
-    ringroute::hash::SPEC_VERSION
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,11 +338,6 @@ mod tests {
         for (error, status) in cases {
             assert_eq!(Failure::from(error).status, status);
         }
-    }
-
-    #[test]
-    fn spec_version_is_the_core_one() {
-        assert_eq!(ringroute_spec_version(), 2);
     }
 
     #[test]

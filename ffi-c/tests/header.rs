@@ -52,9 +52,14 @@ fn header_declares_every_entry_point_inside_extern_c() {
         .rfind("}  // extern \"C\"")
         .expect("end of extern \"C\"");
     let is_declaration = |line: &str| {
-        ["enum ringroute_status ", "void ", "const char *"]
-            .iter()
-            .any(|t| line.starts_with(t))
+        [
+            "enum ringroute_status ",
+            "void ",
+            "const char *",
+            "uint32_t ",
+        ]
+        .iter()
+        .any(|t| line.starts_with(t))
     };
     let outside = header[..open].lines().chain(header[close..].lines());
     assert!(
@@ -72,6 +77,7 @@ fn header_declares_every_entry_point_inside_extern_c() {
         "ringroute_ticket_finish(",
         "ringroute_last_error(",
         "ringroute_version(",
+        "ringroute_spec_version(",
     ] {
         assert!(
             inside
