@@ -68,7 +68,7 @@ impl RetryConfig {
     /// always allowed. Default: 20 % over 10 s, 10/s.
     pub fn budget(mut self, ttl: Duration, min_per_sec: u32, ratio: f32) -> Self {
         self.budget_ttl = ttl.clamp(Duration::from_secs(1), Duration::from_secs(60));
-        self.min_per_sec = min_per_sec;
+        self.min_per_sec = min_per_sec.min(1 << 30);
         self.ratio = ratio.clamp(0.0, 1000.0);
         self
     }
