@@ -248,3 +248,12 @@ where
 pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<i32> {
     headers.get("grpc-status")?.to_str().ok()?.parse().ok()
 }
+
+impl<B: std::fmt::Debug, T: Clone + Send + Sync + 'static> std::fmt::Debug for ResponseBody<B, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("inner", &self.inner)
+            .field("in_flight", &self.guard.is_some())
+            .finish()
+    }
+}

@@ -11,7 +11,7 @@ use common::{Log, Routed, get, keys, servers};
 use ringroute::router::{NodeHealth, Router};
 use ringroute_tower::{HealthChecker, HealthConfig, RetryConfig, RingrouteService, lazy_channel};
 
-const KEYS: usize = 300;
+const KEYS: usize = 200;
 
 fn generous_retries() -> RetryConfig {
     RetryConfig::default().budget(Duration::from_secs(10), 100, 1.0)
@@ -23,15 +23,26 @@ fn routed(router: &Router) -> Routed {
         .build()
 }
 
-/// Which server answered each key (every request must succeed).
+/// Which server answered each key (every request must succeed); 16
+/// requests in flight at a time.
 async fn answers(service: &Routed, keys: &[String]) -> HashMap<String, String> {
     let mut out = HashMap::new();
-    for (i, key) in keys.iter().enumerate() {
-        let reply = get(service, Some(key), i as u64)
-            .await
-            .unwrap_or_else(|s| panic!("request for {key} failed: {s}"));
-        assert_eq!(reply.key, *key);
-        out.insert(key.clone(), reply.server);
+    for chunk in keys.chunks(16) {
+        let mut calls = tokio::task::JoinSet::new();
+        for (i, key) in chunk.iter().enumerate() {
+            let (service, key) = (service.clone(), key.clone());
+            calls.spawn(async move {
+                let reply = get(&service, Some(&key), i as u64)
+                    .await
+                    .unwrap_or_else(|s| panic!("request for {key} failed: {s}"));
+                assert_eq!(reply.key, key);
+                (key, reply.server)
+            });
+        }
+        while let Some(done) = calls.join_next().await {
+            let (key, server) = done.unwrap();
+            out.insert(key, server);
+        }
     }
     out
 }
@@ -42,7 +53,7 @@ fn name_of(router: &Router, key: &str) -> String {
     snapshot.node(node).unwrap().name_lossy().into_owned()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_stick_fail_over_come_back_and_move_only_to_a_new_node() {
     let log = Log::default();
     let mut servers = servers(4, &log).await;
@@ -137,7 +148,7 @@ async fn keys_stick_fail_over_come_back_and_move_only_to_a_new_node() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_checking_takes_a_silent_server_out_before_a_request_fails() {
     let log = Log::default();
     let mut servers = servers(3, &log).await;
@@ -197,7 +208,7 @@ async fn health_checking_takes_a_silent_server_out_before_a_request_fails() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyless_requests_spread_over_the_picker() {
     let log = Log::default();
     let servers = servers(3, &log).await;
