@@ -257,3 +257,56 @@ impl<B: std::fmt::Debug, T: Clone + Send + Sync + 'static> std::fmt::Debug for R
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn collect(body: Body) -> Vec<u8> {
+        body.collect().await.unwrap().to_bytes().to_vec()
+    }
+
+    /// A body whose second chunk is not ready yet (a streaming call).
+    fn streaming() -> (Body, tokio::sync::mpsc::Sender<Result<Frame<Bytes>, tonic::Status>>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.try_send(Ok(Frame::data(Bytes::from_static(b"one"))))
+            .unwrap();
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+        (Body::new(http_body_util::StreamBody::new(stream)), tx)
+    }
+
+    #[tokio::test]
+    async fn small_bodies_are_buffered_and_replayed_whole() {
+        let body = Body::new(http_body_util::Full::new(Bytes::from_static(b"hello")));
+        let prepared = Prepared::read(body, 64).await.unwrap();
+        assert!(matches!(prepared, Prepared::Buffered { .. }));
+        for _ in 0..3 {
+            assert!(prepared.replayable());
+            assert_eq!(collect(prepared.attempt()).await, b"hello");
+        }
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_sent_once() {
+        let body = Body::new(http_body_util::Full::new(Bytes::from(vec![7u8; 100])));
+        let prepared = Prepared::read(body, 64).await.unwrap();
+        assert!(matches!(prepared, Prepared::Streaming(_)));
+        // An attempt that never read the body leaves it for the next one.
+        drop(prepared.attempt());
+        assert!(prepared.replayable());
+        assert_eq!(collect(prepared.attempt()).await, vec![7u8; 100]);
+        assert!(!prepared.replayable());
+        assert!(prepared.attempt().collect().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_body_still_streaming_is_not_waited_for() {
+        let (body, tx) = streaming();
+        let prepared = Prepared::read(body, 1 << 20).await.unwrap();
+        assert!(matches!(prepared, Prepared::Streaming(_)));
+        tx.send(Ok(Frame::data(Bytes::from_static(b"two")))).await.unwrap();
+        drop(tx);
+        assert_eq!(collect(prepared.attempt()).await, b"onetwo");
+    }
+}
