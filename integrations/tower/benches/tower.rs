@@ -25,9 +25,9 @@ use ringroute::router::Router;
 use ringroute_tower::{RingrouteService, lazy_channel};
 use tonic::body::Body;
 use tonic::client::GrpcService;
+use tonic::transport::channel::Change;
 use tonic::transport::{Channel, Endpoint};
 use tonic_prost::ProstCodec;
-use tonic::transport::channel::Change;
 
 use common::{GetReply, GetRequest, Log};
 
@@ -40,7 +40,9 @@ fn route_decision(c: &mut Criterion) {
     let mut group = c.benchmark_group("route_decision");
     for n in [3usize, 100] {
         let router: Router = (0..n)
-            .fold(Router::builder(), |b, i| b.node(&format!("10.0.{}.{}:50051", i / 256, i % 256), 1.0))
+            .fold(Router::builder(), |b, i| {
+                b.node(&format!("10.0.{}.{}:50051", i / 256, i % 256), 1.0)
+            })
             .build()
             .unwrap();
         let service = RingrouteService::builder(router, lazy_channel).build();
@@ -85,8 +87,12 @@ where
             let mut latencies = Vec::with_capacity(per_caller);
             for i in 0..per_caller {
                 let key = format!("user:{}", (c * per_caller + i) % 1000);
-                let mut req = tonic::Request::new(GetRequest { key: key.clone(), id: i as u64 });
-                req.metadata_mut().insert("x-ringroute-key", key.parse().unwrap());
+                let mut req = tonic::Request::new(GetRequest {
+                    key: key.clone(),
+                    id: i as u64,
+                });
+                req.metadata_mut()
+                    .insert("x-ringroute-key", key.parse().unwrap());
                 let t = Instant::now();
                 grpc.ready().await.map_err(Into::into).unwrap();
                 let codec = ProstCodec::<GetRequest, GetReply>::default();

@@ -214,10 +214,11 @@ where
         let polled = std::task::ready!(this.inner.poll_frame(cx));
         match &polled {
             Some(Ok(frame)) => {
-                if let Some(trailers) = frame.trailers_ref() {
-                    if let Some(mut g) = this.guard.take() {
-                        g.finish(Some(grpc_status(trailers).unwrap_or(0)));
-                    }
+                // Trailers without a grpc-status break the protocol: UNKNOWN.
+                if let Some(trailers) = frame.trailers_ref()
+                    && let Some(mut g) = this.guard.take()
+                {
+                    g.finish(Some(grpc_status(trailers).unwrap_or(2)));
                 }
             }
             Some(Err(_)) => {
@@ -268,7 +269,10 @@ mod tests {
     }
 
     /// A body whose second chunk is not ready yet (a streaming call).
-    fn streaming() -> (Body, tokio::sync::mpsc::Sender<Result<Frame<Bytes>, tonic::Status>>) {
+    fn streaming() -> (
+        Body,
+        tokio::sync::mpsc::Sender<Result<Frame<Bytes>, tonic::Status>>,
+    ) {
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tx.try_send(Ok(Frame::data(Bytes::from_static(b"one"))))
             .unwrap();
@@ -305,7 +309,9 @@ mod tests {
         let (body, tx) = streaming();
         let prepared = Prepared::read(body, 1 << 20).await.unwrap();
         assert!(matches!(prepared, Prepared::Streaming(_)));
-        tx.send(Ok(Frame::data(Bytes::from_static(b"two")))).await.unwrap();
+        tx.send(Ok(Frame::data(Bytes::from_static(b"two"))))
+            .await
+            .unwrap();
         drop(tx);
         assert_eq!(collect(prepared.attempt()).await, b"onetwo");
     }

@@ -10,9 +10,9 @@ use http::{Request, Response};
 use ringroute::router::{NodeHealth, Router};
 use tokio::task::{JoinHandle, JoinSet};
 use tonic::body::Body;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 use tower::Service;
 
 use crate::error::BoxError;

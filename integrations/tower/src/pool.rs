@@ -38,11 +38,13 @@ impl<S> Backend<S> {
     }
 }
 
+type ByName<S> = HashMap<Box<[u8]>, Arc<Backend<S>>>;
+
 /// Backends by node name. Lookups take a read lock; the write lock is taken
 /// only to make a backend or to prune after a new snapshot.
 pub(crate) struct Pool<S> {
     factory: Factory<S>,
-    backends: RwLock<HashMap<Box<[u8]>, Arc<Backend<S>>>>,
+    backends: RwLock<ByName<S>>,
     /// The snapshot version the pool was last pruned against.
     pruned: AtomicU64,
 }

@@ -137,7 +137,10 @@ mod tests {
     #[test]
     fn parses_grpc_timeout_units() {
         assert_eq!(grpc_timeout(&header("2S")), Some(Duration::from_secs(2)));
-        assert_eq!(grpc_timeout(&header("150m")), Some(Duration::from_millis(150)));
+        assert_eq!(
+            grpc_timeout(&header("150m")),
+            Some(Duration::from_millis(150))
+        );
         assert_eq!(grpc_timeout(&header("7u")), Some(Duration::from_micros(7)));
         assert_eq!(grpc_timeout(&header("1H")), Some(Duration::from_secs(3600)));
         assert_eq!(grpc_timeout(&header("123456789S")), None);

@@ -285,7 +285,11 @@ impl<T: Clone + Send + Sync + 'static> InFlight<T> {
 fn is_backend_failure(code: i32) -> bool {
     matches!(
         Code::from(code),
-        Code::Unavailable | Code::Internal | Code::Unknown | Code::DeadlineExceeded | Code::DataLoss
+        Code::Unavailable
+            | Code::Internal
+            | Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::DataLoss
     )
 }
 
@@ -398,7 +402,9 @@ where
         let snapshot = self.router.snapshot();
         self.pool.prune(&snapshot);
         if snapshot.nodes().is_empty() {
-            return Err(RouteError::new(ErrorKind::NoBackends, None, "the router has no members").into());
+            return Err(
+                RouteError::new(ErrorKind::NoBackends, None, "the router has no members").into(),
+            );
         }
         let mut candidates = match &key {
             Some(k) => Candidates::Keyed(snapshot.failover(k).peekable()),
@@ -437,7 +443,9 @@ where
             let mut request = Request::from_parts(parts.clone(), body.attempt());
             if let Some(d) = deadline {
                 let left = d.saturating_duration_since(Instant::now());
-                request.headers_mut().insert("grpc-timeout", timeout_value(left));
+                request
+                    .headers_mut()
+                    .insert("grpc-timeout", timeout_value(left));
             }
             let call = service.oneshot(request);
             let result = match deadline {
@@ -473,7 +481,13 @@ where
                     guard.finish(None);
                     let e: BoxError = e.into();
                     let error = RouteError::new(ErrorKind::Backend, Some(name), chain(&*e));
-                    if self.may_retry(&Failure::Transport(&*e), &body, attempt, deadline, &mut candidates) {
+                    if self.may_retry(
+                        &Failure::Transport(&*e),
+                        &body,
+                        attempt,
+                        deadline,
+                        &mut candidates,
+                    ) {
                         last_error = Some(error);
                         attempt += 1;
                         continue;

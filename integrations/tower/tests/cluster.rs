@@ -79,7 +79,11 @@ async fn keys_stick_fail_over_come_back_and_move_only_to_a_new_node() {
     for s in before.values() {
         *per_server.entry(s).or_default() += 1;
     }
-    assert_eq!(per_server.len(), 3, "every server gets keys: {per_server:?}");
+    assert_eq!(
+        per_server.len(),
+        3,
+        "every server gets keys: {per_server:?}"
+    );
 
     // One server shut down: every request still succeeds via the key's
     // next replica, and only that server's keys move.
@@ -99,9 +103,15 @@ async fn keys_stick_fail_over_come_back_and_move_only_to_a_new_node() {
     for key in &keys {
         if before[key] == down {
             moved += 1;
-            assert_eq!(during[key], next_replica[key], "{key} went to its next replica");
+            assert_eq!(
+                during[key], next_replica[key],
+                "{key} went to its next replica"
+            );
         } else {
-            assert_eq!(during[key], before[key], "{key} did not belong to {down} but moved");
+            assert_eq!(
+                during[key], before[key],
+                "{key} did not belong to {down} but moved"
+            );
         }
     }
     assert!(moved > 0);
@@ -133,11 +143,17 @@ async fn keys_stick_fail_over_come_back_and_move_only_to_a_new_node() {
         let now = name_of(&router, key);
         assert_eq!(after[key], now);
         if after[key] != before[key] {
-            assert_eq!(after[key], joined, "{key} moved elsewhere than the new node");
+            assert_eq!(
+                after[key], joined,
+                "{key} moved elsewhere than the new node"
+            );
             gained += 1;
         }
     }
-    assert!(gained > 0 && gained < KEYS / 2, "the new node got {gained} keys");
+    assert!(
+        gained > 0 && gained < KEYS / 2,
+        "the new node got {gained} keys"
+    );
 
     // A node that leaves has its channel dropped at the next request.
     router.remove(&joined).unwrap();
@@ -172,16 +188,26 @@ async fn health_checking_takes_a_silent_server_out_before_a_request_fails() {
     // The server stops answering its health checks (it is going away):
     // the checker marks it down, and only then does it die.
     let silent = servers[1].name();
-    servers[1].state.health_hangs.store(true, std::sync::atomic::Ordering::Relaxed);
+    servers[1]
+        .state
+        .health_hangs
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     while router.health(&silent) != Some(NodeHealth::Down) {
-        assert!(tokio::time::Instant::now() < deadline, "{silent} never marked down");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{silent} never marked down"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     servers[1].stop().await;
     let retries = service.stats().retries;
     let during = answers(&service, &keys).await;
-    assert_eq!(service.stats().retries, retries, "no request failed on {silent}");
+    assert_eq!(
+        service.stats().retries,
+        retries,
+        "no request failed on {silent}"
+    );
     let snapshot = router.snapshot();
     let node = snapshot.index_of(&silent).unwrap();
     assert_eq!(snapshot.stats(node).unwrap().failures(), 0);
@@ -194,11 +220,17 @@ async fn health_checking_takes_a_silent_server_out_before_a_request_fails() {
     }
 
     // Back and answering: the checker marks it up and its keys return.
-    servers[1].state.health_hangs.store(false, std::sync::atomic::Ordering::Relaxed);
+    servers[1]
+        .state
+        .health_hangs
+        .store(false, std::sync::atomic::Ordering::Relaxed);
     servers[1].restart().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     while router.health(&silent) != Some(NodeHealth::Up) {
-        assert!(tokio::time::Instant::now() < deadline, "{silent} never marked up");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{silent} never marked up"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(answers(&service, &keys).await, before);
@@ -226,7 +258,9 @@ async fn keyless_requests_spread_over_the_picker() {
     }
     let mut per_server: HashMap<String, usize> = HashMap::new();
     for t in tasks {
-        *per_server.entry(t.await.unwrap().unwrap().server).or_default() += 1;
+        *per_server
+            .entry(t.await.unwrap().unwrap().server)
+            .or_default() += 1;
     }
     assert_eq!(per_server.len(), 3, "{per_server:?}");
     for mut s in servers {

@@ -42,7 +42,7 @@ async fn two_clients_with_a_thousand_requests_each_while_membership_changes() {
             calls.push(tokio::spawn(async move {
                 let key = format!("user:{}", id % 257);
                 // Every third request is keyless (the picker's).
-                let key = (id % 3 != 0).then_some(key);
+                let key = (!id.is_multiple_of(3)).then_some(key);
                 (id, get(&client, key.as_deref(), id).await)
             }));
         }
@@ -51,7 +51,8 @@ async fn two_clients_with_a_thousand_requests_each_while_membership_changes() {
     // down/up, a leave (of a server that keeps serving what it has).
     let churn = {
         let router = router.clone();
-        let (joining, leaving, flapping) = (servers[3].name(), servers[2].name(), servers[0].name());
+        let (joining, leaving, flapping) =
+            (servers[3].name(), servers[2].name(), servers[0].name());
         tokio::spawn(async move {
             tokio::task::yield_now().await;
             router.add(&joining, 1.0).unwrap();
@@ -74,14 +75,19 @@ async fn two_clients_with_a_thousand_requests_each_while_membership_changes() {
     churn.await.unwrap();
     assert_eq!(answered.len(), 2 * PER_CLIENT as usize, "requests lost");
     // Each request ran exactly once on exactly one server.
-    let log = log.lock();
-    assert_eq!(log.len(), 2 * PER_CLIENT as usize);
-    assert!(log.values().all(|&n| n == 1), "a request ran twice");
-    drop(log);
+    {
+        let log = log.lock();
+        assert_eq!(log.len(), 2 * PER_CLIENT as usize);
+        assert!(log.values().all(|&n| n == 1), "a request ran twice");
+    }
 
     // Nothing is left in flight: not in the services, not in the router.
     for client in &clients {
-        assert!(client.in_flight().iter().all(|(_, n)| *n == 0), "{:?}", client.in_flight());
+        assert!(
+            client.in_flight().iter().all(|(_, n)| *n == 0),
+            "{:?}",
+            client.in_flight()
+        );
         assert_eq!(client.stats().requests, PER_CLIENT);
     }
     let snapshot = router.snapshot();
@@ -110,7 +116,11 @@ async fn the_retry_budget_holds_when_every_backend_fails() {
         .unwrap();
     // At most 10 % of the requests may be retried, no minimum.
     let service = RingrouteService::builder(router.clone(), lazy_channel)
-        .retry(RetryConfig::default().max_attempts(3).budget(Duration::from_secs(10), 0, 0.1))
+        .retry(
+            RetryConfig::default()
+                .max_attempts(3)
+                .budget(Duration::from_secs(10), 0, 0.1),
+        )
         .build();
     let service = Arc::new(service);
     let mut calls = Vec::new();
@@ -126,9 +136,16 @@ async fn the_retry_budget_holds_when_every_backend_fails() {
     }
     let stats = service.stats();
     let hits: u64 = servers.iter().map(|s| s.hits()).sum();
-    assert_eq!(hits, REQUESTS + stats.retries, "every attempt reached a server");
+    assert_eq!(
+        hits,
+        REQUESTS + stats.retries,
+        "every attempt reached a server"
+    );
     assert!(stats.retries <= REQUESTS / 10, "{stats:?}");
-    assert!(stats.retries >= REQUESTS / 20, "the budget was used: {stats:?}");
+    assert!(
+        stats.retries >= REQUESTS / 20,
+        "the budget was used: {stats:?}"
+    );
     assert!(stats.budget_refused > 0);
     assert!(service.in_flight().iter().all(|(_, n)| *n == 0));
     for s in &mut servers {
@@ -145,8 +162,13 @@ async fn overload_fails_fast_and_names_the_backend() {
     let log = Log::default();
     let mut servers = servers(1, &log).await;
     servers[0].state.mode.store(SLOW, Ordering::Relaxed);
-    let router: Router = Router::builder().node(&servers[0].name(), 1.0).build().unwrap();
-    let service = RingrouteService::builder(router, lazy_channel).max_in_flight(1).build();
+    let router: Router = Router::builder()
+        .node(&servers[0].name(), 1.0)
+        .build()
+        .unwrap();
+    let service = RingrouteService::builder(router, lazy_channel)
+        .max_in_flight(1)
+        .build();
     let first = {
         let service = service.clone();
         tokio::spawn(async move { get(&service, Some("a"), 1).await })
@@ -159,7 +181,10 @@ async fn overload_fails_fast_and_names_the_backend() {
     let status = get(&service, Some("a"), 2).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_millis(200), "not fast");
     assert_eq!(status.code(), Code::ResourceExhausted);
-    assert!(route_error(&status).contains(&servers[0].name()), "{status}");
+    assert!(
+        route_error(&status).contains(&servers[0].name()),
+        "{status}"
+    );
     assert!(route_error(&status).contains("in flight"), "{status}");
     first.await.unwrap().unwrap();
     assert_eq!(service.stats().overloaded, 1);
@@ -179,7 +204,10 @@ async fn empty_and_all_down_memberships_fail_at_once() {
     for key in [Some("a"), None] {
         let status = get(&service, key, 1).await.unwrap_err();
         assert_eq!(status.code(), Code::Unavailable);
-        assert!(status.message().contains("none of the 1 members is up"), "{status}");
+        assert!(
+            status.message().contains("none of the 1 members is up"),
+            "{status}"
+        );
     }
 
     // The same error reaches a plain tower caller as a RouteError.
@@ -201,7 +229,11 @@ async fn connect_errors_name_the_backend_and_large_unsent_bodies_fail_over() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().to_string()
     };
-    let router: Router = Router::builder().no_outlier_detection().node(&closed, 1.0).build().unwrap();
+    let router: Router = Router::builder()
+        .no_outlier_detection()
+        .node(&closed, 1.0)
+        .build()
+        .unwrap();
     let service: Routed = RingrouteService::builder(router.clone(), lazy_channel).build();
     let status = get(&service, Some("a"), 1).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);

@@ -132,13 +132,15 @@ impl tower::Service<http::Request<Body>> for Kv {
         Box::pin(async move {
             Ok(match req.uri().path() {
                 "/kv.Kv/Get" => {
-                    let mut grpc = tonic::server::Grpc::new(ProstCodec::<GetReply, GetRequest>::default());
+                    let mut grpc =
+                        tonic::server::Grpc::new(ProstCodec::<GetReply, GetRequest>::default());
                     grpc.unary(Get(state), req).await
                 }
                 "/grpc.health.v1.Health/Check" => {
-                    let mut grpc = tonic::server::Grpc::new(
-                        ProstCodec::<HealthCheckResponse, HealthCheckRequest>::default(),
-                    );
+                    let mut grpc = tonic::server::Grpc::new(ProstCodec::<
+                        HealthCheckResponse,
+                        HealthCheckRequest,
+                    >::default());
                     grpc.unary(Check(state), req).await
                 }
                 _ => Status::unimplemented("no such method").into_http(),
@@ -199,9 +201,8 @@ impl Server {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
-            if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
-                panic!("server {} did not stop", self.addr);
-            }
+            let stopped = tokio::time::timeout(Duration::from_secs(5), task).await;
+            assert!(stopped.is_ok(), "server {} did not stop", self.addr);
         }
     }
 
@@ -234,7 +235,8 @@ pub async fn get(service: &Routed, key: Option<&str>, id: u64) -> Result<GetRepl
         id,
     });
     if let Some(k) = key {
-        req.metadata_mut().insert("x-ringroute-key", k.parse().unwrap());
+        req.metadata_mut()
+            .insert("x-ringroute-key", k.parse().unwrap());
     }
     let codec = ProstCodec::<GetRequest, GetReply>::default();
     grpc.unary(req, PathAndQuery::from_static("/kv.Kv/Get"), codec)
