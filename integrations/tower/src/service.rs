@@ -313,6 +313,20 @@ impl<T: Clone + Send + Sync + 'static> Drop for InFlight<T> {
     }
 }
 
+/// The gRPC error a response carries in its headers: a trailers-only
+/// answer, or an HTTP error status mapped as gRPC clients map it (502, 503
+/// and 504 are `UNAVAILABLE`). `None` for a response that goes on.
+fn early_status<B>(response: &Response<B>) -> Option<i32> {
+    let http = response.status();
+    if !http.is_success() {
+        return Some(match http.as_u16() {
+            502..=504 => Code::Unavailable as i32,
+            _ => Code::Unknown as i32,
+        });
+    }
+    grpc_status(response.headers()).filter(|c| *c != 0)
+}
+
 /// Where the next attempt goes.
 enum Candidates<'a> {
     Keyed(std::iter::Peekable<ringroute::router::Failover<'a>>),
@@ -464,7 +478,7 @@ where
                 None => call.await,
             };
             match result {
-                Ok(response) => match grpc_status(response.headers()).filter(|c| *c != 0) {
+                Ok(response) => match early_status(&response) {
                     // A trailers-only error: nothing of the answer was read.
                     Some(code) => {
                         guard.finish(Some(code));
