@@ -122,6 +122,8 @@ where
     loop {
         ticker.tick().await;
         let snapshot = router.snapshot();
+        // Channels of nodes that left go even while no request comes.
+        shared.pool.prune(&snapshot);
         let mut checks = JoinSet::new();
         for (_, node) in snapshot.nodes().iter() {
             let name: Box<[u8]> = node.name().into();

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Log, Routed, get, keys, servers};
+use ringroute::health::PhiConfig;
 use ringroute::router::{NodeHealth, Router};
 use ringroute_tower::{HealthChecker, HealthConfig, RetryConfig, RingrouteService, lazy_channel};
 
@@ -235,6 +236,77 @@ async fn health_checking_takes_a_silent_server_out_before_a_request_fails() {
     }
     assert_eq!(answers(&service, &keys).await, before);
     drop(checker);
+    for mut s in servers {
+        s.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_answers_feed_the_phi_accrual_detector() {
+    let log = Log::default();
+    let mut servers = servers(3, &log).await;
+    let router: Router = Router::builder()
+        .phi_accrual(PhiConfig {
+            threshold: 3.0,
+            min_std_dev: Duration::from_millis(10),
+            first_heartbeat_estimate: Duration::from_millis(20),
+            ..PhiConfig::default()
+        })
+        .node(&servers[0].name(), 1.0)
+        .node(&servers[1].name(), 1.0)
+        .node(&servers[2].name(), 1.0)
+        .build()
+        .unwrap();
+    let service = routed(&router);
+    // Checks never count as failed here: only heartbeats speak.
+    let _checker = HealthChecker::spawn(
+        &service,
+        HealthConfig::default()
+            .interval(Duration::from_millis(20))
+            .timeout(Duration::from_millis(300))
+            .unhealthy_after(u32::MAX),
+    );
+    let silent = servers[2].name();
+    let wait_for = |want: NodeHealth| {
+        let (router, silent) = (router.clone(), silent.clone());
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+            while router.health(&silent) != Some(want) {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{silent} never {want:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    // A few regular heartbeats first, then silence.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(router.health(&silent), Some(NodeHealth::Up));
+    let its_key = keys(KEYS)
+        .into_iter()
+        .find(|k| name_of(&router, k) == silent)
+        .unwrap();
+    assert_eq!(
+        get(&service, Some(&its_key), 0).await.unwrap().server,
+        silent
+    );
+    servers[2]
+        .state
+        .health_hangs
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    wait_for(NodeHealth::Unreachable).await;
+    // Unreachable: out of every lookup, so its keys are served elsewhere.
+    assert_eq!(router.snapshot().up_count(), 2);
+    assert_ne!(
+        get(&service, Some(&its_key), 1).await.unwrap().server,
+        silent
+    );
+    servers[2]
+        .state
+        .health_hangs
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    wait_for(NodeHealth::Up).await;
     for mut s in servers {
         s.stop().await;
     }
