@@ -244,7 +244,7 @@ async fn health_checking_takes_a_silent_server_out_before_a_request_fails() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_answers_feed_the_phi_accrual_detector() {
     let log = Log::default();
-    let mut servers = servers(3, &log).await;
+    let servers = servers(3, &log).await;
     let router: Router = Router::builder()
         .phi_accrual(PhiConfig {
             threshold: 3.0,
