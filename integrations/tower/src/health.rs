@@ -2,13 +2,13 @@
 //! an interval, fed into the router (heartbeats for its phi-accrual
 //! detector, and mark down / up).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
 use ringroute::router::{NodeHealth, Router};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tonic::body::Body;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -67,12 +67,14 @@ impl HealthConfig {
 /// A background task checking every member of a service's router; stops
 /// when dropped.
 ///
-/// A node whose check answers `SERVING` gets a [`Router::heartbeat`] (for
+/// Each member is checked by its own task, so a check that hangs (up to
+/// the timeout) delays no other node's. A node whose check answers
+/// `SERVING` gets a [`Router::heartbeat`] (for
 /// the phi-accrual detector, when the router has one) and is marked up
 /// again if this checker had marked it down. A node that fails
 /// `unhealthy_after` checks in a row (error, timeout, or any other status)
 /// is marked down. Nodes marked down by someone else are left alone.
-/// After each round [`Router::tick`] runs, so phi verdicts and ejection
+/// [`Router::tick`] runs every interval, so phi verdicts and ejection
 /// expiries apply without a separate timer.
 #[derive(Debug)]
 pub struct HealthChecker {
@@ -115,8 +117,11 @@ where
 {
     let shared = service.shared();
     let router: &Router<T> = &shared.router;
-    let mut failures: HashMap<Box<[u8]>, u32> = HashMap::new();
-    let mut marked: HashSet<Box<[u8]>> = HashSet::new();
+    // One checking task per member, so that a check that hangs delays only
+    // its own node's heartbeats. Dropping the set (when this task is
+    // aborted) aborts them all.
+    let mut tasks = JoinSet::new();
+    let mut running: HashMap<Box<[u8]>, AbortHandle> = HashMap::new();
     let mut ticker = tokio::time::interval(config.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -124,51 +129,76 @@ where
         let snapshot = router.snapshot();
         // Channels of nodes that left go even while no request comes.
         shared.pool.prune(&snapshot);
-        let mut checks = JoinSet::new();
+        running.retain(|name, task| {
+            let member = snapshot.index_of(name).is_some();
+            if !member {
+                task.abort();
+            }
+            member
+        });
         for (_, node) in snapshot.nodes().iter() {
+            if running.contains_key(node.name()) {
+                continue;
+            }
             let name: Box<[u8]> = node.name().into();
             let Ok(svc) = shared.pool.get(&name).service.clone() else {
                 continue;
             };
-            let request = HealthCheckRequest {
-                service: config.service.clone(),
-            };
-            let timeout = config.timeout;
-            checks.spawn(async move {
-                let mut client = HealthClient::new(svc);
-                let serving = match tokio::time::timeout(timeout, client.check(request)).await {
-                    Ok(Ok(answer)) => answer.into_inner().status == ServingStatus::Serving as i32,
-                    _ => false,
-                };
-                (name, serving)
-            });
+            let task = tasks.spawn(check_node(
+                router.clone(),
+                name.clone(),
+                svc,
+                config.clone(),
+            ));
+            running.insert(name, task);
         }
-        while let Some(joined) = checks.join_next().await {
-            let Ok((name, serving)) = joined else {
-                continue;
-            };
-            if serving {
-                failures.remove(&name);
-                let _ = router.heartbeat(&name);
-                if marked.remove(&name) {
-                    let _ = router.mark_up(&name);
-                }
-            } else {
-                let n = failures.entry(name.clone()).or_insert(0);
-                *n += 1;
-                let manual = router.health(&name) == Some(NodeHealth::Down);
-                if *n >= config.unhealthy_after
-                    && !manual
-                    && !marked.contains(&name)
-                    && router.mark_down(&name).is_ok()
-                {
-                    marked.insert(name);
-                }
+        while tasks.try_join_next().is_some() {}
+        router.tick();
+    }
+}
+
+/// Checks one node at the configured interval until aborted.
+async fn check_node<S, T, B>(router: Router<T>, name: Box<[u8]>, svc: S, config: HealthConfig)
+where
+    S: Service<Request<Body>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError> + Send,
+    T: Clone + Send + Sync + 'static,
+{
+    let mut client = HealthClient::new(svc);
+    let mut failures = 0u32;
+    let mut marked = false;
+    let mut ticker = tokio::time::interval(config.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let request = HealthCheckRequest {
+            service: config.service.clone(),
+        };
+        let serving = match tokio::time::timeout(config.timeout, client.check(request)).await {
+            Ok(Ok(answer)) => answer.into_inner().status == ServingStatus::Serving as i32,
+            _ => false,
+        };
+        if serving {
+            failures = 0;
+            let _ = router.heartbeat(&name);
+            if marked {
+                marked = false;
+                let _ = router.mark_up(&name);
+            }
+        } else {
+            failures = failures.saturating_add(1);
+            // A node marked down by someone else is theirs to bring back.
+            let manual = router.health(&name) == Some(NodeHealth::Down);
+            if failures >= config.unhealthy_after
+                && !marked
+                && !manual
+                && router.mark_down(&name).is_ok()
+            {
+                marked = true;
             }
         }
-        router.tick();
-        let nodes = router.snapshot();
-        failures.retain(|n, _| nodes.index_of(n).is_some());
-        marked.retain(|n| nodes.index_of(n).is_some());
     }
 }

@@ -180,7 +180,7 @@ async fn health_checking_takes_a_silent_server_out_before_a_request_fails() {
         &service,
         HealthConfig::default()
             .interval(Duration::from_millis(20))
-            .timeout(Duration::from_millis(60))
+            .timeout(Duration::from_millis(250))
             .unhealthy_after(2),
     );
     let keys = keys(KEYS);
@@ -247,8 +247,8 @@ async fn health_answers_feed_the_phi_accrual_detector() {
     let servers = servers(3, &log).await;
     let router: Router = Router::builder()
         .phi_accrual(PhiConfig {
-            threshold: 3.0,
-            min_std_dev: Duration::from_millis(10),
+            threshold: 5.0,
+            min_std_dev: Duration::from_millis(50),
             first_heartbeat_estimate: Duration::from_millis(20),
             ..PhiConfig::default()
         })
