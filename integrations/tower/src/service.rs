@@ -199,8 +199,14 @@ where
     /// for a keyless request or when no node is up). The routing decision
     /// alone: no lease is taken.
     pub fn route(&self, req: &Request<Body>) -> Option<NodeIndex> {
-        let key = self.shared.key.extract(req)?;
-        self.shared.router.route(&key)
+        match &self.shared.key {
+            // Borrowed: no reference count touched.
+            KeySource::Header(name) => self
+                .shared
+                .router
+                .route(req.headers().get(name)?.as_bytes()),
+            KeySource::Fn(f) => self.shared.router.route(&f(req)?),
+        }
     }
 
     /// Names of the backends whose inner service exists now. A node that
