@@ -2,7 +2,9 @@
 //!
 //! * `route_decision`: the routing decision alone — the key read from the
 //!   request's header, hashed and looked up on the router's ring — with 3
-//!   and 100 nodes. Goal: under 50 ns. No clock read is involved.
+//!   and 100 nodes, next to `Router::route` on the key's bytes (the
+//!   reference). Goal: under 50 ns. No clock read is involved. On a busy
+//!   machine prefer instruction counts: `examples/route_cost.rs`.
 //! * Loopback comparison (printed, not a criterion group): requests/s and
 //!   p50/p99 latency of unary calls through `RingrouteService` against
 //!   tonic's own `Channel::balance_channel` over the same 3 servers, with
@@ -55,6 +57,16 @@ fn route_decision(c: &mut Criterion) {
                     .unwrap()
             })
             .collect();
+        // The reference: the router's own lookup on the key's bytes.
+        let keys: Vec<String> = (0..64).map(|i| format!("user:{i:08}")).collect();
+        let router = service.router().clone();
+        group.bench_with_input(BenchmarkId::new("router_route", n), &keys, |b, keys| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) & 63;
+                black_box(router.route(black_box(&keys[i])))
+            })
+        });
         group.bench_with_input(BenchmarkId::new("header_key", n), &requests, |b, reqs| {
             let mut i = 0;
             b.iter(|| {

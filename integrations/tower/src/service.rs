@@ -201,10 +201,10 @@ where
     pub fn route(&self, req: &Request<Body>) -> Option<NodeIndex> {
         match &self.shared.key {
             // Borrowed: no reference count touched.
-            KeySource::Header(name) => self
-                .shared
-                .router
-                .route(req.headers().get(name)?.as_bytes()),
+            KeySource::Header(name) => {
+                let key = crate::key::header(req.headers(), name)?;
+                self.shared.router.route(key.as_bytes())
+            }
             KeySource::Fn(f) => self.shared.router.route(&f(req)?),
         }
     }
