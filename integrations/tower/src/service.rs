@@ -336,7 +336,10 @@ fn early_status<B>(response: &Response<B>) -> Option<i32> {
 /// Where the next attempt goes.
 enum Candidates<'a> {
     Keyed(std::iter::Peekable<ringroute::router::Failover<'a>>),
-    Keyless,
+    /// The picker's choice; a retry avoids the node picked last.
+    Keyless {
+        last: Option<NodeIndex>,
+    },
 }
 
 impl<S, T> Shared<S, T>
@@ -357,8 +360,19 @@ where
                 let ticket = self.router.start_on(snapshot, node)?.into_ticket();
                 Some((Arc::clone(snapshot), node, ticket))
             }
-            Candidates::Keyless => {
-                let ticket = self.router.pick_ticket()?;
+            Candidates::Keyless { last } => {
+                let mut ticket = self.router.pick_ticket()?;
+                // P2C may well pick the node that just failed: pick again a
+                // few times (it is random) before accepting it.
+                for _ in 0..3 {
+                    if Some(ticket.node()) != *last {
+                        break;
+                    }
+                    let again = self.router.pick_ticket()?;
+                    self.router
+                        .finish(std::mem::replace(&mut ticket, again), Outcome::Abandoned);
+                }
+                *last = Some(ticket.node());
                 // The picker read the current snapshot, which may be newer
                 // than ours.
                 let now = self.router.snapshot();
@@ -377,7 +391,7 @@ where
     ) -> bool {
         let more = match candidates {
             Candidates::Keyed(walk) => walk.peek().is_some(),
-            Candidates::Keyless => true,
+            Candidates::Keyless { .. } => true,
         };
         let ok = attempt + 1 < self.retry.max_attempts
             && more
@@ -428,7 +442,7 @@ where
         }
         let mut candidates = match &key {
             Some(k) => Candidates::Keyed(snapshot.failover(k).peekable()),
-            None => Candidates::Keyless,
+            None => Candidates::Keyless { last: None },
         };
         let mut last_error: Option<RouteError> = None;
         let mut attempt = 0;

@@ -313,10 +313,12 @@ async fn health_answers_feed_the_phi_accrual_detector() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keyless_requests_spread_over_the_picker() {
+async fn keyless_requests_spread_over_the_picker_and_fail_over() {
     let log = Log::default();
     let servers = servers(3, &log).await;
     let router: Router = Router::builder()
+        // Ejection would hide the refusing server below: retries must.
+        .no_outlier_detection()
         .node(&servers[0].name(), 1.0)
         .node(&servers[1].name(), 1.0)
         .node(&servers[2].name(), 1.0)
@@ -335,6 +337,25 @@ async fn keyless_requests_spread_over_the_picker() {
             .or_default() += 1;
     }
     assert_eq!(per_server.len(), 3, "{per_server:?}");
+
+    // One server refuses (UNAVAILABLE): a keyless retry goes to another
+    // pick, avoiding the node that just failed (P2C is random: a request
+    // fails only if every attempt lands on the refusing server, about 1 in
+    // 20,000).
+    let refusing = servers[0].name();
+    servers[0]
+        .state
+        .mode
+        .store(common::UNAVAILABLE, std::sync::atomic::Ordering::Relaxed);
+    let mut ok = 0;
+    for id in 0..200u64 {
+        if let Ok(reply) = get(&service, None, 1000 + id).await {
+            assert_ne!(reply.server, refusing);
+            ok += 1;
+        }
+    }
+    assert!(ok >= 198, "{ok} of 200 keyless requests succeeded");
+    assert!(service.stats().retries > 20, "{:?}", service.stats());
     for mut s in servers {
         s.stop().await;
     }
