@@ -4,7 +4,7 @@
 //!   request's header, hashed and looked up on the router's ring — with 3
 //!   and 100 nodes, next to `Router::route` on the key's bytes (the
 //!   reference). Goal: under 50 ns. No clock read is involved. On a busy
-//!   machine prefer instruction counts: `examples/route_cost.rs`.
+//!   machine prefer instruction counts: `examples/decision_cost.rs`.
 //! * Loopback comparison (printed, not a criterion group): requests/s and
 //!   p50/p99 latency of unary calls through `RingrouteService` against
 //!   tonic's own `Channel::balance_channel` over the same 3 servers, with

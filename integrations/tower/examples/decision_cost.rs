@@ -3,10 +3,10 @@
 //! machine, unlike wall-clock timings):
 //!
 //! ```sh
-//! cargo build --release -p ringroute-tower --example route_cost
+//! cargo build --release -p ringroute-tower --example decision_cost
 //! for m in none router service; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-//!     target/release/examples/route_cost $m 2>&1 | grep refs; done
+//!     target/release/examples/decision_cost $m 2>&1 | grep refs; done
 //! ```
 //!
 //! Subtract the `none` run (setup only) and divide by 1,000,000. `router` is
