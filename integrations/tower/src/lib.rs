@@ -31,6 +31,14 @@
 //! - Errors ([`RouteError`]) name the backend and the cause; an empty or
 //!   all-down membership fails at once with a clear message.
 //!
+//! Limits: an error that arrives after the response started (a
+//! `grpc-status` in trailers, after data) is not retried: part of the
+//! answer may have been read. Keyed requests go to the key's primary as the
+//! snapshot gives it; the router's bounded-load setting (which
+//! [`Router::lease`](ringroute::router::Router::lease) applies) is not
+//! used here. The in-flight bound counts the requests of one service (and
+//! its clones).
+//!
 //! ```
 //! use ringroute::router::Router;
 //! use ringroute_tower::{RetryConfig, RingrouteService, lazy_channel};
