@@ -218,3 +218,38 @@ async fn a_key_from_a_closure() {
         assert_eq!(response.headers()["x-served-by"], name.as_str());
     }
 }
+
+#[tokio::test]
+async fn a_discover_stream_drives_membership_and_services() {
+    use ringroute_tower::discover::Discovered;
+    use tower::discover::Change;
+
+    let router: Router = Router::builder().build().unwrap();
+    let discovered = Discovered::new();
+    let service = RingrouteService::builder(router.clone(), discovered.factory()).build();
+    let calls = Arc::new(AtomicU32::new(0));
+    let changes = tokio_stream::iter([
+        Ok::<_, Infallible>(Change::Insert("a", Fake::Ok("a", Arc::clone(&calls)))),
+        Ok(Change::Insert("b", Fake::Ok("b", Arc::clone(&calls)))),
+        Ok(Change::Insert("c", Fake::Ok("c", Arc::clone(&calls)))),
+        Ok(Change::Remove("b")),
+    ]);
+    discovered.run(router.clone(), changes).await.unwrap();
+    let snapshot = router.snapshot();
+    let names: Vec<String> = snapshot
+        .nodes()
+        .iter()
+        .map(|(_, n)| n.name_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"a".to_string()) && names.contains(&"c".to_string()));
+    // Every key is served by the discovered service of its node.
+    for i in 0..20 {
+        let key = format!("user:{i}");
+        let node = snapshot.route(&key).unwrap();
+        let name = snapshot.node(node).unwrap().name_lossy().into_owned();
+        let response = service.clone().oneshot(request(&key, None)).await.unwrap();
+        assert_eq!(response.headers()["x-served-by"], name.as_str());
+    }
+    assert_eq!(calls.load(Ordering::Relaxed), 20);
+}
