@@ -8,6 +8,7 @@ use super::algorithm::AnyPlacement;
 use super::lease::NodeStats;
 use super::picker::PickerKind;
 use super::snapshot::{HealthView, Members, NodeHealth, Snapshot};
+use super::tiers::{TierPolicy, Tiers};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::health::{OutlierDetector, PhiDetector};
@@ -20,6 +21,7 @@ pub(crate) struct Control<T> {
     pub phi: Option<PhiDetector>,
     pub unreachable: Vec<bool>,
     picker: PickerKind,
+    pub tier_policy: TierPolicy,
     members: Option<Arc<Members<T>>>,
     version: u64,
 }
@@ -38,6 +40,7 @@ impl<T: Clone> Control<T> {
             phi,
             unreachable: Vec::new(),
             picker,
+            tier_policy: TierPolicy::default(),
             members: None,
             version: 0,
         };
@@ -96,6 +99,12 @@ impl<T: Clone> Control<T> {
             placement: self.cluster.placement.clone(),
             picker: self.picker.build(&self.cluster.nodes),
             stats: self.stats.clone(),
+            tiers: Tiers::build(
+                &self.cluster.nodes,
+                &self.cluster.placement,
+                &self.picker,
+                self.tier_policy,
+            ),
         }));
         self.publish_health()
     }
@@ -107,10 +116,13 @@ impl<T: Clone> Control<T> {
             Some(m) => Arc::clone(m),
             None => return self.publish_members(),
         };
+        let health = self.health();
+        let tiers = members.tiers.as_ref().map(|t| Box::new(t.view(&health)));
         Snapshot {
             members,
-            health: self.health(),
+            health,
             version: self.version,
+            tiers,
         }
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::algorithm::AnyPlacement;
 use super::lease::NodeStats;
 use super::picker::AnyPicker;
+use super::tiers::{TierShare, TierView, Tiers};
 use crate::hash::key_hash;
 use crate::node::{Node, NodeIndex, NodeTable};
 use crate::placement::{Liveness, Placement};
@@ -32,6 +33,8 @@ pub(crate) struct Members<T> {
     pub placement: AnyPlacement,
     pub picker: AnyPicker,
     pub stats: Vec<Option<Arc<NodeStats>>>,
+    /// Per-tier placements, when the nodes span two tiers or more.
+    pub tiers: Option<Tiers>,
 }
 
 /// Per-node health as lookups see it.
@@ -91,6 +94,8 @@ pub struct Snapshot<T> {
     pub(crate) members: Arc<Members<T>>,
     pub(crate) health: HealthView,
     pub(crate) version: u64,
+    /// The tiers' shares under this health (set iff `members.tiers` is).
+    pub(crate) tiers: Option<Box<TierView>>,
 }
 
 impl<T> Snapshot<T> {
@@ -143,6 +148,9 @@ impl<T> Snapshot<T> {
     /// The up node serving a key hash computed elsewhere.
     #[inline]
     pub fn route_hash(&self, hash: u64) -> Option<NodeIndex> {
+        if let Some(view) = &self.tiers {
+            return self.route_tiered(view, hash);
+        }
         // The ring (the default) gets a small path the caller can inline; a
         // match over every algorithm's lookup is too big to be inlined.
         match &self.members.placement {
@@ -154,16 +162,12 @@ impl<T> Snapshot<T> {
     /// Up to `n` distinct up nodes for `key`, primary first.
     pub fn route_n<K: AsRef<[u8]> + ?Sized>(&self, key: &K, n: usize) -> Replicas {
         let hash = key_hash(key.as_ref());
-        Replicas::fill(n.min(self.health.up), |out| {
-            self.members.placement.route_n(hash, &self.health, out)
-        })
+        Replicas::fill(n.min(self.health.up), |out| self.route_n_hash(hash, out))
     }
 
     /// Writes up to `out.len()` distinct up nodes for `key` into `out`.
     pub fn route_n_into<K: AsRef<[u8]> + ?Sized>(&self, key: &K, out: &mut [NodeIndex]) -> usize {
-        self.members
-            .placement
-            .route_n(key_hash(key.as_ref()), &self.health, out)
+        self.route_n_hash(key_hash(key.as_ref()), out)
     }
 
     /// Every distinct healthy node for `key` in failover order: the primary,
@@ -172,14 +176,65 @@ impl<T> Snapshot<T> {
     pub fn failover<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Failover<'_> {
         let hash = key_hash(key.as_ref());
         Failover(match self.members.placement.as_ring() {
-            Some(ring) => Walk::Ring(ReplicaIter::new(ring, &self.health, hash)),
-            None => Walk::Fixed(
+            Some(ring) if self.tiers.is_none() => {
+                Walk::Ring(ReplicaIter::new(ring, &self.health, hash))
+            }
+            _ => Walk::Fixed(
                 Replicas::fill(self.health.up.min(FIXED_FAILOVER), |out| {
-                    self.members.placement.route_n(hash, &self.health, out)
+                    self.route_n_hash(hash, out)
                 }),
                 0,
             ),
         })
+    }
+}
+
+impl<T> Snapshot<T> {
+    /// Replicas of a key hash, tiered or not.
+    fn route_n_hash(&self, hash: u64, out: &mut [NodeIndex]) -> usize {
+        match (&self.tiers, &self.members.tiers) {
+            (Some(view), Some(tiers)) => tiers.route_n(view, &self.health, hash, out),
+            _ => self.members.placement.route_n(hash, &self.health, out),
+        }
+    }
+
+    #[inline(never)]
+    fn route_tiered(&self, view: &TierView, hash: u64) -> Option<NodeIndex> {
+        self.members.tiers.as_ref()?.route(view, &self.health, hash)
+    }
+
+    /// Whether the nodes span two tiers or more (lookups then choose a tier first).
+    pub fn is_tiered(&self) -> bool {
+        self.tiers.is_some()
+    }
+
+    /// The tier `key` is routed to under the current health.
+    pub fn key_tier<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<u32> {
+        match (&self.tiers, &self.members.tiers) {
+            (Some(view), Some(tiers)) => Some(tiers.tier_of(view, key_hash(key.as_ref()))),
+            _ => self.members.table.iter().next().map(|(_, n)| n.tier()),
+        }
+    }
+
+    /// Every tier, highest priority first, with the share of keys and picks
+    /// it takes under the current health (an untiered router has one tier
+    /// with share 1). Allocates: for reports, not for lookups.
+    pub fn tiers(&self) -> Vec<TierShare> {
+        if let (Some(view), Some(tiers)) = (&self.tiers, &self.members.tiers) {
+            return tiers.shares(view);
+        }
+        let table = &self.members.table;
+        let Some((_, first)) = table.iter().next() else {
+            return Vec::new();
+        };
+        vec![TierShare {
+            tier: first.tier(),
+            share: 1.0,
+            up: self.health.up,
+            nodes: table.len(),
+            up_weight: self.health.up_weight,
+            weight: table.iter().map(|(_, n)| n.weight()).sum(),
+        }]
     }
 }
 
