@@ -156,7 +156,10 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
         let hash = key_hash(key.as_ref());
         // Bounded loads walk one ring; a tiered router routes plainly.
         let ring = snapshot.members.placement.as_ring();
-        let node = match (self.inner.load_bound, ring.filter(|_| !snapshot.is_tiered())) {
+        let node = match (
+            self.inner.load_bound,
+            ring.filter(|_| !snapshot.is_tiered()),
+        ) {
             (Some(bound), Some(ring)) => {
                 let loads = InFlight {
                     snapshot: &snapshot,
@@ -189,10 +192,7 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
         };
         let node = match (&snapshot.tiers, &snapshot.members.tiers) {
             (Some(view), Some(tiers)) => tiers.pick(view, &snapshot.health, &loads, now),
-            _ => snapshot
-                .members
-                .picker
-                .pick(&snapshot.health, &loads, now),
+            _ => snapshot.members.picker.pick(&snapshot.health, &loads, now),
         }?;
         Some(Lease::new(self, self.ticket_at(&snapshot, node, now)?))
     }
