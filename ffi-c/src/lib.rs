@@ -41,6 +41,8 @@ mod nodes;
 
 mod membership;
 
+mod tiers;
+
 mod lease;
 
 mod args;
@@ -74,4 +76,9 @@ pub use router::{
 };
 pub use status::{
     ringroute_last_error, ringroute_status, ringroute_status_name, ringroute_version,
+};
+pub use tiers::{
+    RINGROUTE_DEFAULT_OVERPROVISIONING, RINGROUTE_TIER_POLICY_PROPORTIONAL,
+    RINGROUTE_TIER_POLICY_STRICT, ringroute_node_tier, ringroute_router_new_tiered,
+    ringroute_set_tier, ringroute_tier_policy, ringroute_tier_share,
 };

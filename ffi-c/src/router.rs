@@ -61,14 +61,14 @@ pub(crate) unsafe fn node_list<'a>(
 ///
 /// `config` must be NULL or point to a readable `ringroute_config` whose
 /// clock is NULL or live.
-unsafe fn builder(config: *const ringroute_config) -> Result<RouterBuilder<()>> {
+pub(crate) unsafe fn builder(config: *const ringroute_config) -> Result<RouterBuilder<()>> {
     // SAFETY: the caller promises a readable config or NULL.
     let config = unsafe { config.as_ref() }.copied().unwrap_or_default();
     // SAFETY: the caller promises that the config's clock is NULL or live.
     unsafe { config.builder() }
 }
 
-fn publish(router: Router<()>, out: Out<*mut ringroute_router>) {
+pub(crate) fn publish(router: Router<()>, out: Out<*mut ringroute_router>) {
     out.write(Box::into_raw(Box::new(ringroute_router { router })));
 }
 
@@ -121,22 +121,32 @@ pub unsafe extern "C" fn ringroute_router_new(
 }
 
 /// Parses a node list in the CLI's node-file format: one `NAME [WEIGHT]`
-/// per line (whitespace-separated; the weight defaults to 1), `#` starts a
-/// comment that runs to the end of the line, blank lines are skipped.
-fn parse_node_text(text: &str) -> Result<Vec<(&str, f64)>> {
+/// per line (whitespace-separated; the weight defaults to 1, and may carry
+/// a tier as `WEIGHT@TIER`), `#` starts a comment that runs to the end of
+/// the line, blank lines are skipped.
+fn parse_node_text(text: &str) -> Result<Vec<(&str, f64, u32)>> {
     let mut nodes = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let at = |message: String| Failure::invalid(format!("line {}: {message}", i + 1));
         let content = line.split_once('#').map_or(line, |(before, _)| before);
         let fields: Vec<&str> = content.split_whitespace().collect();
-        let (name, weight) = match fields[..] {
+        let (name, weight, tier) = match fields[..] {
             [] => continue,
-            [name] => (name, 1.0),
+            [name] => (name, 1.0, 0),
             [name, weight] => {
+                let (weight, tier) = match weight.split_once('@') {
+                    Some((w, t)) => {
+                        let tier = t
+                            .parse()
+                            .map_err(|_| at(format!("invalid tier \"{t}\": not a whole number")))?;
+                        (w, tier)
+                    }
+                    None => (weight, 0),
+                };
                 let parsed: f64 = weight
                     .parse()
                     .map_err(|_| at(format!("invalid weight \"{weight}\": not a number")))?;
-                (name, parsed)
+                (name, parsed, tier)
             }
             _ => {
                 return Err(at(format!(
@@ -145,7 +155,7 @@ fn parse_node_text(text: &str) -> Result<Vec<(&str, f64)>> {
                 )));
             }
         };
-        nodes.push((name, weight));
+        nodes.push((name, weight, tier));
     }
     Ok(nodes)
 }
@@ -155,7 +165,10 @@ fn parse_node_text(text: &str) -> Result<Vec<(&str, f64)>> {
 /// whitespace (the weight defaults to 1), `#` starts a comment that runs to
 /// the end of the line, blank lines are skipped. Nodes get indices 0, 1, ...
 /// in the order of the lines. For example
-/// `"10.0.0.1:11211\n10.0.0.2:11211 2  # bigger box\n"`.
+/// `"10.0.0.1:11211\n10.0.0.2:11211 2  # bigger box\n"`. A weight may carry
+/// a tier, `WEIGHT@TIER` (`"10.0.0.9:11211 1@1"` is a backup); tiers spill
+/// with the strict policy (`RINGROUTE_TIER_POLICY_STRICT`; see
+/// `ringroute_router_new_tiered()` for the other).
 ///
 /// `config` may be NULL for the defaults.
 ///
@@ -189,8 +202,8 @@ pub unsafe extern "C" fn ringroute_router_new_from_text(
         let nodes = parse_node_text(text)?;
         // SAFETY: the caller promises a readable config or NULL.
         let mut builder = unsafe { builder(config) }?;
-        for (name, weight) in nodes {
-            builder = builder.node(name, weight);
+        for (name, weight, tier) in nodes {
+            builder = builder.node_in_tier(name, weight, tier);
         }
         publish(builder.build()?, out);
         Ok(())
