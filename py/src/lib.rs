@@ -21,6 +21,7 @@ pub mod lease;
 pub mod nodes;
 pub mod ring;
 pub mod router;
+pub mod tiers;
 
 /// key_hash(key) -> int
 ///
