@@ -21,6 +21,7 @@ mod report;
 mod route;
 mod router;
 mod text;
+mod tiers;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -103,6 +104,9 @@ struct RouteArgs {
     #[command(flatten)]
     algo: AlgoArgs,
 
+    #[command(flatten)]
+    tiers: tiers::TierArgs,
+
     /// Print R distinct nodes per key, primary first (R at most the node count)
     #[arg(
         short = 'n',
@@ -126,6 +130,9 @@ struct AnalyzeArgs {
 
     #[command(flatten)]
     algo: AlgoArgs,
+
+    #[command(flatten)]
+    tiers: tiers::TierArgs,
 
     /// Compare all four algorithms side by side on the same cluster and keys (not with --algo)
     #[arg(long, conflicts_with = "algo")]
@@ -183,7 +190,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Route(args) => {
             let spec = args.cluster.load()?;
             let config = config(&args.algo, &spec);
-            let router = router::build(config, &spec.members())?;
+            let router: Box<dyn router::Router> = if tiers::is_tiered(&spec) {
+                Box::new(tiers::TieredRouter::build(config, &spec, &args.tiers)?)
+            } else {
+                router::build(config, &spec.members())?
+            };
             route::run(&spec, router.as_ref(), args.replicas as usize, &args.keys)
         }
         Command::Analyze(args) => {
@@ -197,14 +208,39 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 ClusterSpec::demo(args.cluster.vnodes)
             };
             let config = config(&args.algo, &spec);
-            let failed = failure::resolve(&spec, &args.fail)?;
-            let text = if args.compare {
+            let mut failed = failure::resolve(&spec, &args.fail)?;
+            // A tiered cluster: the usual analysis studies the top tier (it
+            // takes every key while it is up); a tier section follows.
+            let whole = spec.clone();
+            let spec = if tiers::is_tiered(&whole) {
+                let top = tiers::top_tier(&whole);
+                let names: Vec<String> = args
+                    .fail
+                    .iter()
+                    .filter(|n| top.nodes.iter().any(|t| &t.name == *n))
+                    .cloned()
+                    .collect();
+                failed = failure::resolve(&top, &names)?;
+                top
+            } else {
+                whole.clone()
+            };
+            let mut text = if args.compare {
                 let comparison = compare::run(&spec, config, args.keys, &failed)?;
                 compare::render(&spec, &comparison)
             } else {
                 let analysis = analyze::run(&spec, config, args.keys, &failed)?;
                 report::render(&spec, &analysis)
             };
+            if tiers::is_tiered(&whole) {
+                text.push_str(&tiers::analyze(
+                    &whole,
+                    config,
+                    &args.tiers,
+                    args.keys,
+                    &args.fail,
+                )?);
+            }
             let mut out = io::stdout().lock();
             out.write_all(text.as_bytes())?;
             out.flush()?;

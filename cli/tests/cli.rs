@@ -13,6 +13,8 @@ use ringroute::Ring;
 /// Tests of `--algo`, `--compare`, `--fail` and the tie warning.
 #[path = "cli/algorithms.rs"]
 mod algorithms;
+#[path = "cli/tiers.rs"]
+mod tiers;
 
 fn ringroute(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ringroute"))

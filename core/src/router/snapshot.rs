@@ -162,12 +162,14 @@ impl<T> Snapshot<T> {
     /// Up to `n` distinct up nodes for `key`, primary first.
     pub fn route_n<K: AsRef<[u8]> + ?Sized>(&self, key: &K, n: usize) -> Replicas {
         let hash = key_hash(key.as_ref());
-        Replicas::fill(n.min(self.health.up), |out| self.route_n_hash(hash, out))
+        Replicas::fill(n.min(self.health.up), |out| {
+            self.route_n_hash_into(hash, out)
+        })
     }
 
     /// Writes up to `out.len()` distinct up nodes for `key` into `out`.
     pub fn route_n_into<K: AsRef<[u8]> + ?Sized>(&self, key: &K, out: &mut [NodeIndex]) -> usize {
-        self.route_n_hash(key_hash(key.as_ref()), out)
+        self.route_n_hash_into(key_hash(key.as_ref()), out)
     }
 
     /// Every distinct healthy node for `key` in failover order: the primary,
@@ -181,7 +183,7 @@ impl<T> Snapshot<T> {
             }
             _ => Walk::Fixed(
                 Replicas::fill(self.health.up.min(FIXED_FAILOVER), |out| {
-                    self.route_n_hash(hash, out)
+                    self.route_n_hash_into(hash, out)
                 }),
                 0,
             ),
@@ -190,8 +192,10 @@ impl<T> Snapshot<T> {
 }
 
 impl<T> Snapshot<T> {
-    /// Replicas of a key hash, tiered or not.
-    fn route_n_hash(&self, hash: u64, out: &mut [NodeIndex]) -> usize {
+    /// Writes up to `out.len()` distinct up nodes for a key hash computed
+    /// elsewhere into `out`, primary first (a tiered router walks the key's
+    /// tier first, then the next).
+    pub fn route_n_hash_into(&self, hash: u64, out: &mut [NodeIndex]) -> usize {
         match (&self.tiers, &self.members.tiers) {
             (Some(view), Some(tiers)) => tiers.route_n(view, &self.health, hash, out),
             _ => self.members.placement.route_n(hash, &self.health, out),
