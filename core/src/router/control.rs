@@ -8,7 +8,7 @@ use super::algorithm::AnyPlacement;
 use super::lease::NodeStats;
 use super::picker::PickerKind;
 use super::snapshot::{HealthView, Members, NodeHealth, Snapshot};
-use super::tiers::{TierPolicy, Tiers};
+use super::tiers::TierCache;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::health::{OutlierDetector, PhiDetector};
@@ -21,7 +21,7 @@ pub(crate) struct Control<T> {
     pub phi: Option<PhiDetector>,
     pub unreachable: Vec<bool>,
     picker: PickerKind,
-    pub tier_policy: TierPolicy,
+    pub tiers: TierCache,
     members: Option<Arc<Members<T>>>,
     version: u64,
 }
@@ -40,7 +40,7 @@ impl<T: Clone> Control<T> {
             phi,
             unreachable: Vec::new(),
             picker,
-            tier_policy: TierPolicy::default(),
+            tiers: TierCache::default(),
             members: None,
             version: 0,
         };
@@ -99,12 +99,9 @@ impl<T: Clone> Control<T> {
             placement: self.cluster.placement.clone(),
             picker: self.picker.build(&self.cluster.nodes),
             stats: self.stats.clone(),
-            tiers: Tiers::build(
-                &self.cluster.nodes,
-                &self.cluster.placement,
-                &self.picker,
-                self.tier_policy,
-            ),
+            tiers: self
+                .tiers
+                .get(&self.cluster.nodes, &self.cluster.placement, &self.picker),
         }));
         self.publish_health()
     }

@@ -506,7 +506,7 @@ impl<T: Clone + Send + Sync + 'static> RouterBuilder<T> {
         self.picker.validate()?;
         let decay = self.picker.decay();
         let mut control = Control::new(cluster, outlier, phi, self.picker);
-        control.tier_policy = self.tier_policy;
+        control.tiers.policy = self.tier_policy;
         let first = control.publish_members();
         Ok(Router {
             inner: Arc::new(Inner {

@@ -34,7 +34,7 @@ pub(crate) struct Members<T> {
     pub picker: AnyPicker,
     pub stats: Vec<Option<Arc<NodeStats>>>,
     /// Per-tier placements, when the nodes span two tiers or more.
-    pub tiers: Option<Tiers>,
+    pub tiers: Option<Arc<Tiers>>,
 }
 
 /// Per-node health as lookups see it.

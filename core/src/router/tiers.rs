@@ -15,6 +15,7 @@
 //! A router whose nodes are all in one tier builds none of this: it routes
 //! exactly as before, on the same fast path.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::algorithm::AnyPlacement;
@@ -206,6 +207,41 @@ impl Liveness for LevelLive<'_> {
     #[inline]
     fn all_up(&self) -> bool {
         self.all_up
+    }
+}
+
+/// What the tiers' structures are built from: each node's slot, name,
+/// weight (bits) and tier. Health is not in it: it is read at lookup time.
+type TierKey = Vec<(u32, Box<[u8]>, u64, u32)>;
+
+/// The writer's copy of the tiers: rebuilt only when a node joins, leaves,
+/// changes weight or tier, so that marking a node up or down by hand (a
+/// membership publication too) does not rebuild every tier's placement.
+#[derive(Debug, Default)]
+pub(crate) struct TierCache {
+    /// The spill policy, fixed when the router is built.
+    pub policy: TierPolicy,
+    key: TierKey,
+    tiers: Option<Arc<Tiers>>,
+}
+
+impl TierCache {
+    /// The tiers for `table`, rebuilt if its nodes changed since last time.
+    pub fn get<T>(
+        &mut self,
+        table: &NodeTable<T>,
+        template: &AnyPlacement,
+        picker: &PickerKind,
+    ) -> Option<Arc<Tiers>> {
+        let key: TierKey = table
+            .iter()
+            .map(|(i, n)| (i.get(), n.name().into(), n.weight().to_bits(), n.tier()))
+            .collect();
+        if key != self.key {
+            self.tiers = Tiers::build(table, template, picker, self.policy).map(Arc::new);
+            self.key = key;
+        }
+        self.tiers.clone()
     }
 }
 
