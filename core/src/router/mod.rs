@@ -456,6 +456,7 @@ impl<T: Clone + Send + Sync + 'static> RouterBuilder<T> {
     }
 
     /// Bounded loads on the ring for [`Router::lease`], with factor `c >= 1`.
+    /// A router whose nodes span several tiers routes leases plainly.
     pub fn bounded_loads(mut self, c: f64) -> Self {
         self.load_bound = Some(c);
         self

@@ -174,7 +174,8 @@ impl<T> Snapshot<T> {
 
     /// Every distinct healthy node for `key` in failover order: the primary,
     /// then each next replica. Never allocates. The ring walks lazily over
-    /// every node; other placements offer their first 8 replicas.
+    /// every node; other placements, and a tiered router (the key's tier
+    /// first, then the next), offer their first 8 replicas.
     pub fn failover<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Failover<'_> {
         let hash = key_hash(key.as_ref());
         Failover(match self.members.placement.as_ring() {
