@@ -94,14 +94,15 @@ impl<T: Clone> Control<T> {
 
     /// A snapshot with the current membership copied afresh.
     pub fn publish_members(&mut self) -> Snapshot<T> {
+        let tiers = self
+            .tiers
+            .get(&self.cluster.nodes, &self.cluster.placement, &self.picker);
         self.members = Some(Arc::new(Members {
             table: self.cluster.nodes.clone(),
-            placement: self.cluster.placement.clone(),
+            placement: super::tiers::stand_in(&tiers, &self.cluster.placement),
             picker: self.picker.build(&self.cluster.nodes),
             stats: self.stats.clone(),
-            tiers: self
-                .tiers
-                .get(&self.cluster.nodes, &self.cluster.placement, &self.picker),
+            tiers,
         }));
         self.publish_health()
     }

@@ -148,14 +148,13 @@ impl<T> Snapshot<T> {
     /// The up node serving a key hash computed elsewhere.
     #[inline]
     pub fn route_hash(&self, hash: u64) -> Option<NodeIndex> {
-        if let Some(view) = &self.tiers {
-            return self.route_tiered(view, hash);
-        }
         // The ring (the default) gets a small path the caller can inline; a
-        // match over every algorithm's lookup is too big to be inlined.
+        // match over every algorithm's lookup is too big to be inlined. A
+        // tiered router's placement is never a ring (see `tiers::stand_in`),
+        // so the tiers cost the untiered path nothing.
         match &self.members.placement {
             AnyPlacement::Ring(ring) => ring.route(hash, &self.health),
-            other => route_other(other, hash, &self.health),
+            _ => self.route_other(hash),
         }
     }
 
@@ -203,9 +202,13 @@ impl<T> Snapshot<T> {
         }
     }
 
+    #[cold]
     #[inline(never)]
-    fn route_tiered(&self, view: &TierView, hash: u64) -> Option<NodeIndex> {
-        self.members.tiers.as_ref()?.route(view, &self.health, hash)
+    fn route_other(&self, hash: u64) -> Option<NodeIndex> {
+        match (&self.tiers, &self.members.tiers) {
+            (Some(view), Some(tiers)) => tiers.route(view, &self.health, hash),
+            _ => self.members.placement.route(hash, &self.health),
+        }
     }
 
     /// Whether the nodes span two tiers or more (lookups then choose a tier first).
@@ -241,11 +244,6 @@ impl<T> Snapshot<T> {
             weight: table.iter().map(|(_, n)| n.weight()).sum(),
         }]
     }
-}
-
-#[inline(never)]
-fn route_other(placement: &AnyPlacement, hash: u64, health: &HealthView) -> Option<NodeIndex> {
-    placement.route(hash, health)
 }
 
 /// Replicas a non-ring placement offers for failover.

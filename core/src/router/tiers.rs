@@ -163,6 +163,17 @@ struct Level {
     picker: AnyPicker,
 }
 
+/// The router-wide placement a snapshot keeps: the real one, or for a
+/// tiered router (which routes through its tiers) an empty jump index that
+/// no lookup consults. It must not be a ring: the untiered ring's inlined
+/// fast path then needs no test for tiers.
+pub(crate) fn stand_in(tiers: &Option<Arc<Tiers>>, placement: &AnyPlacement) -> AnyPlacement {
+    match tiers {
+        Some(_) => AnyPlacement::Jump(crate::jump::JumpIndex::new()),
+        None => placement.clone(),
+    }
+}
+
 /// The membership part of tiering: one [`Level`] per non-empty tier,
 /// highest priority first. Built only when the nodes span two tiers or more.
 #[derive(Debug)]
