@@ -81,6 +81,13 @@ key again, shows where its keys went, checks that no other key moved, then marks
 it up and checks that every key came back. For the ring, points that tie (node
 names under 4 bytes collide in ring spec v1) are counted and warned about.
 
+With nodes in several tiers (NAME=WEIGHT@TIER; 0 = primary, 1 = first backup),
+the sections above study the top tier, which takes every key while it is up; a
+TIERS section gives each tier's share, and SPILL marks 0, 1, ... nodes of the top
+tier down (and the --fail nodes) and shows the share of keys that spills to the
+backups against what --tier-policy says, that no other key moved and that every
+key came back.
+
 --compare runs ring, jump, rendezvous and maglev on the same cluster and keys
 and prints balance, movement, failure, build time and a rough lookup cost side
 by side. With no --node or --nodes, a built-in demo cluster of 10 nodes with
