@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo build --release -p ringroute-bench --example route_cost
-//! for m in ring router reader snapshot; do
+//! for m in none ring router reader snapshot tiered; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!     target/release/examples/route_cost $m 2>&1 | grep refs; done
 //! ```
@@ -26,6 +26,13 @@ fn main() {
         .unwrap();
     let router: Router = (0..n)
         .fold(Router::builder(), |b, i| b.node(&name(i), 1.0))
+        .build()
+        .unwrap();
+    // The same primaries plus two backups (all primaries up): the tiered path.
+    let tiered: Router = (0..n)
+        .fold(Router::builder(), |b, i| b.node(&name(i), 1.0))
+        .node_in_tier("backup-0:11211", 1.0, 1)
+        .node_in_tier("backup-1:11211", 1.0, 1)
         .build()
         .unwrap();
     let keys: Vec<[u8; 16]> = (0..4096u64)
@@ -52,6 +59,7 @@ fn main() {
                 "router" => router.route(k).unwrap().get(),
                 "reader" => reader.route(k).unwrap().get(),
                 "snapshot" => snapshot.route(k).unwrap().get(),
+                "tiered" => tiered.route(k).unwrap().get(),
                 _ => 0,
             });
         }

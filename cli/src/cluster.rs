@@ -18,17 +18,19 @@ use crate::error::CliError;
 /// The node options shared by every subcommand.
 #[derive(Args, Debug, Clone)]
 pub struct ClusterArgs {
-    /// Add a node; WEIGHT defaults to 1 (split at the last '='). Repeatable
-    #[arg(long = "node", value_name = "NAME[=WEIGHT]", value_parser = parse_node_arg)]
+    /// Add a node; WEIGHT defaults to 1 (split at the last '='), TIER to 0 (a primary;
+    /// 1 = first backup, ...). Repeatable
+    #[arg(long = "node", value_name = "NAME[=WEIGHT[@TIER]]", value_parser = parse_node_arg)]
     pub nodes: Vec<NodeArg>,
 
-    /// Read nodes from FILE: "NAME [WEIGHT]" per line, '#' comments. Repeatable
+    /// Read nodes from FILE: "NAME [WEIGHT[@TIER]]" per line, '#' comments. Repeatable
     ///
-    /// WEIGHT defaults to 1, '#' starts a comment anywhere on a line, blank lines
-    /// are ignored, a byte-order mark at the start is dropped. Names may not hold
-    /// whitespace, control characters or invisible format characters (U+200B,
-    /// U+FEFF...). All files and --node options make up one cluster, in which
-    /// each name may appear only once.
+    /// WEIGHT defaults to 1 and TIER to 0 (a primary; 1 = first backup, ...), '#'
+    /// starts a comment anywhere on a line, blank lines are ignored, a byte-order
+    /// mark at the start is dropped. Names may not hold whitespace, control
+    /// characters or invisible format characters (U+200B, U+FEFF...). All files
+    /// and --node options make up one cluster, in which each name may appear only
+    /// once.
     #[arg(long = "nodes", value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
@@ -48,6 +50,7 @@ pub struct ClusterArgs {
 pub struct NodeArg {
     name: String,
     weight: f64,
+    tier: u32,
     raw: String,
 }
 
@@ -56,6 +59,7 @@ impl NodeArg {
         NodeSpec {
             name: self.name.clone(),
             weight: self.weight,
+            tier: self.tier,
             origin: Origin::Arg(self.raw.clone()),
         }
     }
@@ -83,6 +87,8 @@ impl fmt::Display for Origin {
 pub struct NodeSpec {
     pub name: String,
     pub weight: f64,
+    /// 0 = primary, 1 = first backup tier, ...
+    pub tier: u32,
     pub origin: Origin,
 }
 
@@ -138,6 +144,7 @@ impl ClusterSpec {
             .iter()
             .enumerate()
             .map(|(i, &weight)| NodeSpec {
+                tier: 0,
                 name: format!("cache-{:02}.demo:11211", i + 1),
                 weight,
                 origin: Origin::Demo,
@@ -236,24 +243,38 @@ fn check_name(name: &str) -> Result<(), String> {
     ringroute::names::text_name_problem(name).map_or(Ok(()), Err)
 }
 
-/// clap value parser for `--node NAME[=WEIGHT]`.
+/// Parses `WEIGHT[@TIER]`.
+pub fn parse_weight_tier(text: &str) -> Result<(f64, u32), String> {
+    match text.split_once('@') {
+        None => Ok((parse_weight(text)?, 0)),
+        Some((weight, tier)) => {
+            let tier = tier.parse().map_err(|_| {
+                format!("invalid tier \"{tier}\": must be a whole number from 0 (primary) up")
+            })?;
+            Ok((parse_weight(weight)?, tier))
+        }
+    }
+}
+
+/// clap value parser for `--node NAME[=WEIGHT[@TIER]]`.
 fn parse_node_arg(raw: &str) -> Result<NodeArg, String> {
     // Text pasted from a file that began with a byte-order mark.
     let raw = ringroute::names::strip_bom(raw);
     // The last '=' so that names may contain '=' when a weight is given.
-    let (name, weight) = match raw.rsplit_once('=') {
-        Some((name, weight)) => (name, parse_weight(weight)?),
-        None => (raw, 1.0),
+    let (name, (weight, tier)) = match raw.rsplit_once('=') {
+        Some((name, weight)) => (name, parse_weight_tier(weight)?),
+        None => (raw, (1.0, 0)),
     };
     check_name(name)?;
     Ok(NodeArg {
         name: name.to_string(),
         weight,
+        tier,
         raw: raw.to_string(),
     })
 }
 
-/// Parses a node file: one `NAME [WEIGHT]` per line, `#` to end of line is
+/// Parses a node file: one `NAME [WEIGHT[@TIER]]` per line, `#` to end of line is
 /// a comment, blank lines are skipped. Errors read `FILE:LINE: message`.
 pub fn parse_node_file(bytes: &[u8], path: &Path) -> Result<Vec<NodeSpec>, CliError> {
     let at = |line: usize, msg: &str| CliError::usage(format!("{}:{line}: {msg}", path.display()));
@@ -271,14 +292,20 @@ pub fn parse_node_file(bytes: &[u8], path: &Path) -> Result<Vec<NodeSpec>, CliEr
         let line_no = i + 1;
         let content = line.split_once('#').map_or(line, |(before, _)| before);
         let fields: Vec<&str> = content.split_whitespace().collect();
-        let (name, weight) = match fields[..] {
+        let (name, (weight, tier)) = match fields[..] {
             [] => continue,
-            [name] => (name, 1.0),
-            [name, weight] => (name, parse_weight(weight).map_err(|m| at(line_no, &m))?),
+            [name] => (name, (1.0, 0)),
+            [name, weight] => (
+                name,
+                parse_weight_tier(weight).map_err(|m| at(line_no, &m))?,
+            ),
             _ => {
                 return Err(at(
                     line_no,
-                    &format!("expected \"NAME [WEIGHT]\", found {} fields", fields.len()),
+                    &format!(
+                        "expected \"NAME [WEIGHT[@TIER]]\", found {} fields",
+                        fields.len()
+                    ),
                 ));
             }
         };
@@ -286,6 +313,7 @@ pub fn parse_node_file(bytes: &[u8], path: &Path) -> Result<Vec<NodeSpec>, CliEr
         nodes.push(NodeSpec {
             name: name.to_string(),
             weight,
+            tier,
             origin: Origin::File {
                 path: path.to_path_buf(),
                 line: line_no,
@@ -349,7 +377,7 @@ mod tests {
     fn too_many_fields_and_bad_utf8() {
         assert_eq!(
             parse("a 1 extra").unwrap_err(),
-            "nodes.txt:1: expected \"NAME [WEIGHT]\", found 3 fields"
+            "nodes.txt:1: expected \"NAME [WEIGHT[@TIER]]\", found 3 fields"
         );
         let err = parse_node_file(b"a\nb\n\xff\n", Path::new("nodes.txt")).unwrap_err();
         assert_eq!(err.to_string(), "nodes.txt:3: not valid UTF-8");

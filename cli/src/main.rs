@@ -24,6 +24,7 @@ mod report;
 mod route;
 mod router;
 mod text;
+mod tiers;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -97,6 +98,13 @@ it up and checks that every key came back. For the ring, points that tie (a
 would move from one placement of the nodes to another: MODE is ring, jump,
 rendezvous, maglev or a --compat name (e.g. --from libmemcached --to ring).
 
+With nodes in several tiers (NAME=WEIGHT@TIER; 0 = primary, 1 = first backup),
+the sections above study the top tier, which takes every key while it is up; a
+TIERS section gives each tier's share, and SPILL marks 0, 1, ... nodes of the top
+tier down (and the --fail nodes) and shows the share of keys that spills to the
+backups against what --tier-policy says, that no other key moved and that every
+key came back.
+
 --compare runs ring, jump, rendezvous and maglev on the same cluster and keys
 and prints balance, movement, failure, build time and a rough lookup cost side
 by side. With no --node or --nodes, a built-in demo cluster of 10 nodes with
@@ -129,6 +137,9 @@ struct RouteArgs {
     #[command(flatten)]
     compat: compat::CompatArgs,
 
+    #[command(flatten)]
+    tiers: tiers::TierArgs,
+
     /// Print up to R distinct nodes per key, primary first (all of them when R exceeds the nodes)
     #[arg(
         short = 'n',
@@ -152,6 +163,9 @@ struct AnalyzeArgs {
 
     #[command(flatten)]
     algo: AlgoArgs,
+
+    #[command(flatten)]
+    tiers: tiers::TierArgs,
 
     /// Compare all four algorithms side by side on the same cluster and keys (not with --algo)
     #[arg(long, conflicts_with = "algo")]
@@ -221,8 +235,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Route(args) => {
             let spec = args.cluster.load()?;
             let config = config(&args.algo, &spec);
-            let router = match args.compat.mode(args.algo.table_size)? {
+            let router: Box<dyn router::Router> = match args.compat.mode(args.algo.table_size)? {
+                Some(_) if tiers::is_tiered(&spec) => {
+                    return Err(CliError::usage(
+                        "--compat routes one tier: a compatibility mode places nodes as its peer \
+                         does, which has no backup tiers (drop the @TIER suffixes)",
+                    ));
+                }
                 Some(mode) => router::build_compat(mode, &spec.members())?,
+                None if tiers::is_tiered(&spec) => {
+                    Box::new(tiers::TieredRouter::build(config, &spec, &args.tiers)?)
+                }
                 None => {
                     if config.algo == Algo::Ring {
                         spec.check_ring_points(config.vnodes)?;
@@ -258,17 +281,42 @@ fn run(cli: Cli) -> Result<(), CliError> {
                      --to ring), not --compat"
                 )));
             }
+            let mut failed = failure::resolve(&spec, &args.fail)?;
+            // A tiered cluster: the usual analysis studies the top tier (it
+            // takes every key while it is up); a tier section follows.
+            let whole = spec.clone();
+            let spec = if tiers::is_tiered(&whole) {
+                let top = tiers::top_tier(&whole);
+                let names: Vec<String> = args
+                    .fail
+                    .iter()
+                    .filter(|n| top.nodes.iter().any(|t| &t.name == *n))
+                    .cloned()
+                    .collect();
+                failed = failure::resolve(&top, &names)?;
+                top
+            } else {
+                whole.clone()
+            };
             if config.algo == Algo::Ring && !args.compare {
                 spec.check_ring_points(config.vnodes)?;
             }
-            let failed = failure::resolve(&spec, &args.fail)?;
-            let text = if args.compare {
+            let mut text = if args.compare {
                 let comparison = compare::run(&spec, config, args.keys, &failed)?;
                 compare::render(&spec, &comparison)
             } else {
                 let analysis = analyze::run(&spec, config, args.keys, &failed)?;
                 report::render(&spec, &analysis)
             };
+            if tiers::is_tiered(&whole) {
+                text.push_str(&tiers::analyze(
+                    &whole,
+                    config,
+                    &args.tiers,
+                    args.keys,
+                    &args.fail,
+                )?);
+            }
             let mut out = io::stdout().lock();
             out.write_all(text.as_bytes())?;
             out.flush()?;

@@ -13,6 +13,8 @@ use ringroute::Ring;
 /// Tests of `--algo`, `--compare`, `--fail` and the tie warning.
 #[path = "cli/algorithms.rs"]
 mod algorithms;
+#[path = "cli/tiers.rs"]
+mod tiers;
 
 /// Byte-order marks, invisible names, unprintable keys, skipped experiments.
 #[path = "cli/hostile.rs"]

@@ -61,13 +61,14 @@ pub enum NodeState {
     Down,
 }
 
-/// One member: its identity (the name that is hashed), weight, state and the
-/// caller's payload.
+/// One member: its identity (the name that is hashed), weight, state, tier
+/// and the caller's payload.
 #[derive(Clone, PartialEq)]
 pub struct Node<T = ()> {
     name: Box<[u8]>,
     weight: f64,
     state: NodeState,
+    tier: u32,
     payload: T,
 }
 
@@ -97,6 +98,13 @@ impl<T> Node<T> {
         self.state
     }
 
+    /// The node's tier (priority): 0 = primary (the default), 1 = first
+    /// backup tier, and so on. A router sends a tier traffic only as the
+    /// tiers above it fail; see [`TierPolicy`](crate::router::TierPolicy).
+    pub fn tier(&self) -> u32 {
+        self.tier
+    }
+
     /// Whether lookups may return this node.
     pub fn is_up(&self) -> bool {
         self.state == NodeState::Up
@@ -124,6 +132,7 @@ impl<T: fmt::Debug> fmt::Debug for Node<T> {
             .field("name", &self.name_lossy())
             .field("weight", &self.weight)
             .field("state", &self.state)
+            .field("tier", &self.tier)
             .field("payload", &self.payload)
             .finish()
     }
@@ -277,6 +286,7 @@ impl<T> NodeTable<T> {
             name: name.into(),
             weight,
             state: NodeState::Up,
+            tier: 0,
             payload,
         };
         let index = match self.free.pop() {
@@ -337,6 +347,52 @@ impl<T> NodeTable<T> {
         }
         self.up[index.as_usize()] = is_up;
         Ok(old)
+    }
+
+    /// Sets the tier of the node at `index`; returns the previous tier.
+    pub fn set_tier(&mut self, index: NodeIndex, tier: u32) -> Result<u32> {
+        let node = self.slot_mut(index)?;
+        Ok(std::mem::replace(&mut node.tier, tier))
+    }
+
+    /// A table of the nodes `keep` accepts, at the same indices (the other
+    /// slots are free), without payloads: what a per-tier placement is
+    /// built from, so that its answers need no translation.
+    pub(crate) fn subset(&self, keep: impl Fn(&Node<T>) -> bool) -> NodeTable<()> {
+        let slots: Vec<Option<Node<()>>> = self
+            .slots
+            .iter()
+            .map(|slot| {
+                let n = slot.as_ref().filter(|n| keep(n))?;
+                Some(Node {
+                    name: n.name.clone(),
+                    weight: n.weight,
+                    state: n.state,
+                    tier: n.tier,
+                    payload: (),
+                })
+            })
+            .collect();
+        let mut sub = NodeTable::new();
+        for (i, slot) in slots.iter().enumerate() {
+            let index = NodeIndex(i as u32);
+            match slot {
+                Some(n) => {
+                    sub.by_name.insert(n.name.clone(), index);
+                    sub.up.push(n.is_up());
+                    if n.is_up() {
+                        sub.up_count += 1;
+                        sub.up_weight += n.weight;
+                    }
+                }
+                None => {
+                    sub.up.push(false);
+                    sub.free.push(index.0);
+                }
+            }
+        }
+        sub.slots = slots;
+        sub
     }
 
     fn slot_mut(&mut self, index: NodeIndex) -> Result<&mut Node<T>> {

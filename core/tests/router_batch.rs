@@ -35,12 +35,12 @@ fn placement(router: &Router) -> Vec<Option<String>> {
         .collect()
 }
 
-fn members(router: &Router) -> Vec<(String, f64, NodeState)> {
+fn members(router: &Router) -> Vec<(String, f64, NodeState, u32)> {
     let snap = router.snapshot();
     let mut all: Vec<_> = snap
         .nodes()
         .iter()
-        .map(|(_, n)| (n.name_lossy().into_owned(), n.weight(), n.state()))
+        .map(|(_, n)| (n.name_lossy().into_owned(), n.weight(), n.state(), n.tier()))
         .collect();
     all.sort_by(|a, b| a.0.cmp(&b.0));
     all
@@ -56,6 +56,7 @@ fn apply_one(router: &Router, change: Change<()>) -> ringroute::Result<()> {
             NodeState::Up => router.mark_up(&name),
             NodeState::Down => router.mark_down(&name),
         },
+        Change::SetTier { name, tier } => router.set_tier(&name, tier),
     }
 }
 
@@ -141,7 +142,8 @@ fn change() -> impl Strategy<Value = Change<()>> {
         name.clone().prop_map(|n| Change::remove(&n)),
         (name.clone(), 1..4u8).prop_map(|(n, w)| Change::set_weight(&n, f64::from(w) / 2.0)),
         name.clone().prop_map(|n| Change::mark_down(&n)),
-        name.prop_map(|n| Change::mark_up(&n)),
+        name.clone().prop_map(|n| Change::mark_up(&n)),
+        (name, 0..3u32).prop_map(|(n, t)| Change::set_tier(&n, t)),
     ]
 }
 

@@ -3,7 +3,7 @@
  * with libringroute choosing the server for each key, and the memcached
  * text protocol over plain TCP sockets for the I/O (no libmemcached).
  *
- *   memcached_shard [--keys N] [--ctl SCRIPT] HOST:PORT HOST:PORT ...
+ *   memcached_shard [--keys N] [--ctl SCRIPT] [--backup HOST:PORT] HOST:PORT HOST:PORT ...
  *
  * It stores N keys (default 10000) and reads them all back. With --ctl it
  * then plays a failure through, calling `SCRIPT stop I` / `SCRIPT start I`
@@ -18,6 +18,17 @@
  *   4. the server restarted (empty) and marked up: every key routes to its
  *      phase-1 server again; its keys miss once (it lost them), are set
  *      again, and then all keys hit.
+ *
+ * With --backup, that server joins the router in tier 1 (a backup, nginx's
+ * `backup` policy: RINGROUTE_TIER_POLICY_STRICT). Through phases 1 to 4 it
+ * takes no request at all. With --ctl two more phases follow (the backup is
+ * server number N for SCRIPT, after the N primaries):
+ *
+ *   5. every primary stopped and marked down: every key routes to the
+ *      backup, is set there and read back;
+ *   6. the primaries restarted (empty) and marked up: every key routes to
+ *      its phase-1 server again and the backup takes no request; the keys
+ *      are set again and all hit.
  *
  * Every request goes through a ringroute ticket (lease, then success with
  * its latency, or failure), so the router's per-node counters are real.
@@ -57,8 +68,9 @@ typedef struct server {
     size_t have, at;
 } server;
 
-static server servers[MAX_SERVERS];
+static server servers[MAX_SERVERS + 1];
 static size_t n_servers;
+static int has_backup; /* servers[n_servers] is the backup (node n_servers) */
 
 static uint64_t now_us(void) {
     struct timespec ts;
@@ -260,8 +272,23 @@ static int run_ctl(const char *ctl, const char *verb, size_t index) {
 
 typedef struct tally {
     size_t hits, misses, errors;
-    size_t per_node[MAX_SERVERS];
+    size_t per_node[MAX_SERVERS + 1];
 } tally;
+
+static int parse_server(const char *arg, server *s) {
+    const char *colon = strrchr(arg, ':');
+    if (colon == NULL || strlen(arg) >= sizeof s->name ||
+        (size_t)(colon - arg) >= sizeof s->host) {
+        fprintf(stderr, "bad server %s (want HOST:PORT)\n", arg);
+        return -1;
+    }
+    snprintf(s->name, sizeof s->name, "%s", arg);
+    memcpy(s->host, arg, (size_t)(colon - arg));
+    s->host[colon - arg] = '\0';
+    s->port = atoi(colon + 1);
+    s->fd = -1;
+    return 0;
+}
 
 static void count(tally *t, int result, uint32_t node) {
     if (result > 0) {
@@ -271,7 +298,7 @@ static void count(tally *t, int result, uint32_t node) {
     } else {
         t->errors++;
     }
-    if (node < MAX_SERVERS) {
+    if (node <= MAX_SERVERS) {
         t->per_node[node]++;
     }
 }
@@ -280,7 +307,9 @@ int main(int argc, char **argv) {
     const char *ctl = NULL;
     size_t n_keys = 10000, i, victim;
     uint32_t *first = NULL, *second = NULL;
-    ringroute_node nodes[MAX_SERVERS];
+    ringroute_node nodes[MAX_SERVERS + 1];
+    uint32_t tiers[MAX_SERVERS + 1];
+    const char *backup = NULL;
     ringroute_config config;
     ringroute_status status;
     char key[64], value[96];
@@ -292,24 +321,26 @@ int main(int argc, char **argv) {
             ctl = argv[++a];
         } else if (strcmp(argv[a], "--keys") == 0 && a + 1 < argc) {
             n_keys = (size_t)strtoul(argv[++a], NULL, 10);
+        } else if (strcmp(argv[a], "--backup") == 0 && a + 1 < argc) {
+            backup = argv[++a];
         } else if (n_servers < MAX_SERVERS) {
-            server *s = &servers[n_servers];
-            char *colon = strrchr(argv[a], ':');
-            if (colon == NULL || strlen(argv[a]) >= sizeof s->name ||
-                (size_t)(colon - argv[a]) >= sizeof s->host) {
-                fprintf(stderr, "bad server %s (want HOST:PORT)\n", argv[a]);
+            if (parse_server(argv[a], &servers[n_servers]) != 0) {
                 return 2;
             }
-            snprintf(s->name, sizeof s->name, "%s", argv[a]);
-            memcpy(s->host, argv[a], (size_t)(colon - argv[a]));
-            s->host[colon - argv[a]] = '\0';
-            s->port = atoi(colon + 1);
-            s->fd = -1;
-            nodes[n_servers].name = (const uint8_t *)s->name;
-            nodes[n_servers].name_len = strlen(s->name);
-            nodes[n_servers].weight = 1.0;
             n_servers++;
         }
+    }
+    if (backup != NULL) {
+        if (parse_server(backup, &servers[n_servers]) != 0) {
+            return 2;
+        }
+        has_backup = 1;
+    }
+    for (i = 0; i < n_servers + (size_t)has_backup; i++) {
+        nodes[i].name = (const uint8_t *)servers[i].name;
+        nodes[i].name_len = strlen(servers[i].name);
+        nodes[i].weight = 1.0;
+        tiers[i] = i < n_servers ? 0 : 1; /* the backup: tier 1 */
     }
     if (n_servers < 2 || n_keys == 0 || n_keys > MAX_KEYS) {
         fprintf(stderr, "usage: %s [--keys N] [--ctl SCRIPT] HOST:PORT HOST:PORT ...\n",
@@ -322,11 +353,15 @@ int main(int argc, char **argv) {
      * it on, and failed requests eject a node by themselves. */
     ringroute_config_default(&config);
     config.outlier_detection = 0;
-    status = ringroute_router_new(&config, nodes, n_servers, &router);
+    status = ringroute_router_new_tiered(&config, nodes, tiers, n_servers + (size_t)has_backup,
+                                         RINGROUTE_TIER_POLICY_STRICT,
+                                         RINGROUTE_DEFAULT_OVERPROVISIONING, &router);
     if (status != RINGROUTE_OK) {
-        die("ringroute_router_new", status);
+        die("ringroute_router_new_tiered", status);
     }
-    printf("libringroute %s: %zu servers, %zu keys\n", ringroute_version(), n_servers, n_keys);
+    printf("libringroute %s: %zu servers%s%s, %zu keys\n", ringroute_version(), n_servers,
+           has_backup ? " and the backup " : "", has_backup ? servers[n_servers].name : "",
+           n_keys);
 
     first = (uint32_t *)calloc(n_keys, sizeof *first);
     second = (uint32_t *)calloc(n_keys, sizeof *second);
@@ -364,6 +399,7 @@ int main(int argc, char **argv) {
     }
     printf("\n");
     EXPECT(t.hits == n_keys && t.misses == 0 && t.errors == 0, "phase 1 must hit every key");
+    EXPECT(t.per_node[n_servers] == 0, "the backup takes no request while the primaries are up");
     for (i = 0; i < n_servers; i++) {
         EXPECT(t.per_node[i] > n_keys / n_servers / 2, "server %zu gets a fair share", i);
     }
@@ -399,6 +435,7 @@ int main(int argc, char **argv) {
                servers[victim].name, t.hits, t.errors + t.misses, victim_keys,
                100.0 * (double)victim_keys / (double)n_keys, (unsigned long long)info.failures);
         EXPECT(t.errors + t.misses == victim_keys, "exactly the stopped server's keys miss");
+        EXPECT(t.per_node[n_servers] == 0, "the backup takes no request");
         EXPECT(t.hits == n_keys - victim_keys, "every other key is served");
         EXPECT(info.failures == victim_keys, "each failed request was reported");
 
@@ -434,6 +471,7 @@ int main(int argc, char **argv) {
         EXPECT(moved_ok == victim_keys, "all of its keys moved to the second replica");
         EXPECT(others_same == n_keys - victim_keys, "no other key moved");
         EXPECT(t.errors == 0, "no request failed");
+        EXPECT(t.per_node[n_servers] == 0, "the backup takes no request");
 
         /* Phase 4: restarted (empty) and marked up; keys come back. */
         if (run_ctl(ctl, "start", victim) != 0) {
@@ -476,10 +514,74 @@ int main(int argc, char **argv) {
             EXPECT(t.misses == victim_keys && t.errors == 0, "only its keys missed");
             EXPECT(refilled == victim_keys, "its keys were set again");
             EXPECT(all_hits == n_keys, "all keys hit at the end");
+            EXPECT(t.per_node[n_servers] == 0, "the backup takes no request");
         }
     }
 
-    for (i = 0; i < n_servers; i++) {
+    if (ctl != NULL && has_backup) {
+        size_t on_backup = 0, hits = 0, back = 0;
+        /* Phase 5: every primary stopped and marked down: the backup serves. */
+        for (i = 0; i < n_servers; i++) {
+            if (run_ctl(ctl, "stop", i) != 0) {
+                fprintf(stderr, "%s stop %zu failed\n", ctl, i);
+                return 2;
+            }
+            /* No request will fail on it (it is marked down at once), so
+             * drop its connection here rather than on a failed request. */
+            disconnect(&servers[i]);
+            status = ringroute_mark_down(router, (const uint8_t *)servers[i].name,
+                                         strlen(servers[i].name));
+            if (status != RINGROUTE_OK) {
+                die("ringroute_mark_down", status);
+            }
+        }
+        for (i = 0; i < n_keys; i++) {
+            uint32_t node = 0;
+            key_of(i, key, sizeof key);
+            value_of(i, 5, value, sizeof value);
+            EXPECT(request(OP_SET, key, value, &node) == 0, "set %s on the backup", key);
+            on_backup += node == n_servers;
+            hits += request(OP_GET, key, value, NULL) == 1;
+        }
+        printf("phase 5, all %zu primaries down: %zu of %zu keys routed to the backup %s, %zu"
+               " set and read back there\n",
+               n_servers, on_backup, n_keys, servers[n_servers].name, hits);
+        EXPECT(on_backup == n_keys, "every key goes to the backup");
+        EXPECT(hits == n_keys, "the backup serves every key");
+
+        /* Phase 6: the primaries restarted (empty) and marked up. */
+        for (i = 0; i < n_servers; i++) {
+            if (run_ctl(ctl, "start", i) != 0) {
+                fprintf(stderr, "%s start %zu failed\n", ctl, i);
+                return 2;
+            }
+            status = ringroute_mark_up(router, (const uint8_t *)servers[i].name,
+                                       strlen(servers[i].name));
+            if (status != RINGROUTE_OK) {
+                die("ringroute_mark_up", status);
+            }
+        }
+        memset(&t, 0, sizeof t);
+        hits = 0;
+        for (i = 0; i < n_keys; i++) {
+            uint32_t node = 0;
+            int r;
+            key_of(i, key, sizeof key);
+            value_of(i, 6, value, sizeof value);
+            r = request(OP_SET, key, value, &node);
+            count(&t, r == 0 ? 1 : -1, node);
+            back += node == first[i];
+            hits += request(OP_GET, key, value, NULL) == 1;
+        }
+        printf("phase 6, primaries back up: %zu of %zu keys routed as in phase 1, %zu on the"
+               " backup; %zu set and read back\n",
+               back, n_keys, t.per_node[n_servers], hits);
+        EXPECT(back == n_keys, "every key is back on its phase-1 server");
+        EXPECT(t.per_node[n_servers] == 0, "the backup is idle again");
+        EXPECT(hits == n_keys && t.errors == 0, "the primaries serve every key");
+    }
+
+    for (i = 0; i < n_servers + (size_t)has_backup; i++) {
         disconnect(&servers[i]);
     }
     ringroute_router_free(router);

@@ -54,6 +54,12 @@
 #define RINGROUTE_SPEC_VERSION 2
 
 /**
+ * Envoy's default overprovisioning factor, for
+ * `RINGROUTE_TIER_POLICY_PROPORTIONAL`.
+ */
+#define RINGROUTE_DEFAULT_OVERPROVISIONING 1.4
+
+/**
  * What a call did. Every function that can fail returns one; `RINGROUTE_OK`
  * (0) is success, any other value is an error, and
  * `ringroute_last_error()` then says what went wrong in words.
@@ -369,6 +375,13 @@ typedef struct ringroute_node_info {
 } ringroute_node_info;
 
 /**
+ * How traffic spills from a tier to the next: one of the
+ * `RINGROUTE_TIER_POLICY_*` constants (a plain integer; an unknown value is
+ * `RINGROUTE_INVALID_ARGUMENT`).
+ */
+typedef uint32_t ringroute_tier_policy;
+
+/**
  * How a request ended: one of the `RINGROUTE_OUTCOME_*` constants. A plain
  * integer so that any value is safe to pass; an unknown value is
  * `RINGROUTE_INVALID_ARGUMENT`.
@@ -424,6 +437,20 @@ typedef uint32_t ringroute_outcome;
  * nginx's smooth weighted round robin.
  */
 #define RINGROUTE_PICKER_SMOOTH_WEIGHTED 4
+
+/**
+ * nginx's `backup`: a tier takes all the traffic once no node of any tier
+ * above it is up, and none before. The default of the text format.
+ */
+#define RINGROUTE_TIER_POLICY_STRICT 0
+
+/**
+ * Envoy's priority levels: a tier's health is its up weight share times the
+ * overprovisioning factor, capped at 100%; what a tier cannot take spills
+ * to the next (with the factor 1.4 and a share `u` of a tier up, it keeps
+ * `1.4 × u` of its traffic).
+ */
+#define RINGROUTE_TIER_POLICY_PROPORTIONAL 1
 
 /**
  * The request succeeded; `latency_us` says how long it took.
@@ -606,7 +633,10 @@ enum ringroute_status ringroute_router_new(const struct ringroute_config *config
  * (Unicode format, Cf) characters such as U+200B or U+FEFF; binary names
  * need `ringroute_router_new()`. Nodes get indices 0, 1, ... in the order
  * of the lines. For example
- * `"10.0.0.1:11211\n10.0.0.2:11211 2  # bigger box\n"`.
+ * `"10.0.0.1:11211\n10.0.0.2:11211 2  # bigger box\n"`. A weight may carry
+ * a tier, `WEIGHT@TIER` (`"10.0.0.9:11211 1@1"` is a backup); tiers spill
+ * with the strict policy (`RINGROUTE_TIER_POLICY_STRICT`; see
+ * `ringroute_router_new_tiered()` for the other).
  *
  * `config` may be NULL for the defaults.
  *
@@ -1075,6 +1105,90 @@ enum ringroute_status ringroute_heartbeat(const struct ringroute_router *router,
  * `router` must be NULL or live.
  */
 enum ringroute_status ringroute_tick(const struct ringroute_router *router);
+
+/**
+ * Builds a router whose node `nodes[i]` is in tier `tiers[i]` (0 = primary,
+ * 1 = first backup, ...), with a spill `policy`; otherwise as
+ * `ringroute_router_new()`. `overprovisioning` is read for
+ * `RINGROUTE_TIER_POLICY_PROPORTIONAL` only (finite, > 0; pass
+ * `RINGROUTE_DEFAULT_OVERPROVISIONING` for Envoy's 1.4).
+ *
+ * `tiers` may be NULL: every node is a primary.
+ *
+ * Ownership: as `ringroute_router_new()`; `tiers` stays the caller's.
+ *
+ * Thread-safety: safe from any thread.
+ *
+ * Errors: those of `ringroute_router_new()`, and
+ * `RINGROUTE_INVALID_ARGUMENT` for an unknown policy or a bad factor.
+ *
+ * # Safety
+ *
+ * As `ringroute_router_new()`; `tiers` must be NULL or point to `n_nodes`
+ * readable values.
+ */
+enum ringroute_status ringroute_router_new_tiered(const struct ringroute_config *config,
+                                                  const struct ringroute_node *nodes,
+                                                  const uint32_t *tiers,
+                                                  size_t n_nodes,
+                                                  ringroute_tier_policy policy,
+                                                  double overprovisioning,
+                                                  struct ringroute_router **router_out);
+
+/**
+ * Moves the node named `name` to `tier` (0 = primary, 1 = first backup,
+ * ...). A membership change, like a reweight: published atomically.
+ *
+ * Ownership: borrows `router` and `name`.
+ *
+ * Thread-safety: as `ringroute_add()`.
+ *
+ * Errors: `RINGROUTE_NULL_POINTER`, `RINGROUTE_UNKNOWN_NODE`.
+ *
+ * # Safety
+ *
+ * `router` must be NULL or live; `name` readable for `name_len` bytes.
+ */
+enum ringroute_status ringroute_set_tier(const struct ringroute_router *router,
+                                         const uint8_t *name,
+                                         size_t name_len,
+                                         uint32_t tier);
+
+/**
+ * Writes the tier of the node at index `node` to `*tier_out`.
+ *
+ * Ownership: borrows `router`.
+ *
+ * Thread-safety: safe from any thread.
+ *
+ * Errors: `RINGROUTE_NULL_POINTER`, `RINGROUTE_UNKNOWN_NODE`.
+ *
+ * # Safety
+ *
+ * `router` must be NULL or live; `tier_out` NULL or writable.
+ */
+enum ringroute_status ringroute_node_tier(const struct ringroute_router *router,
+                                          uint32_t node,
+                                          uint32_t *tier_out);
+
+/**
+ * Writes to `*share_out` the share of keys and picks that tier `tier` takes
+ * now, in `[0, 1]` (0 for a tier without nodes). The shares of all tiers
+ * sum to 1.
+ *
+ * Ownership: borrows `router`.
+ *
+ * Thread-safety: safe from any thread.
+ *
+ * Errors: `RINGROUTE_NULL_POINTER`.
+ *
+ * # Safety
+ *
+ * `router` must be NULL or live; `share_out` NULL or writable.
+ */
+enum ringroute_status ringroute_tier_share(const struct ringroute_router *router,
+                                           uint32_t tier,
+                                           double *share_out);
 
 /**
  * Routes `key` and starts a request on the node: the sticky path of an RPC

@@ -45,6 +45,8 @@ mod nodes;
 
 mod membership;
 
+mod tiers;
+
 mod lease;
 
 mod args;
@@ -85,6 +87,11 @@ pub use router::{
 };
 pub use status::{
     ringroute_last_error, ringroute_status, ringroute_status_name, ringroute_version,
+};
+pub use tiers::{
+    RINGROUTE_DEFAULT_OVERPROVISIONING, RINGROUTE_TIER_POLICY_PROPORTIONAL,
+    RINGROUTE_TIER_POLICY_STRICT, ringroute_node_tier, ringroute_router_new_tiered,
+    ringroute_set_tier, ringroute_tier_policy, ringroute_tier_share,
 };
 pub use version::{
     RINGROUTE_SPEC_VERSION, RINGROUTE_VERSION_MAJOR, RINGROUTE_VERSION_MINOR,

@@ -12,7 +12,8 @@ use crate::config::{RINGROUTE_ALGORITHM_RING, ringroute_config};
 use crate::status::{Failure, Result, ringroute_status};
 
 /// Parses a node list in the CLI's node-file format: one `NAME [WEIGHT]`
-/// per line (whitespace-separated; the weight defaults to 1), `#` starts a
+/// per line (whitespace-separated; the weight defaults to 1 and may carry a
+/// tier as `WEIGHT@TIER`, default 0), `#` starts a
 /// comment that runs to the end of the line, blank lines are skipped, one
 /// leading byte-order mark is dropped.
 ///
@@ -23,7 +24,7 @@ use crate::status::{Failure, Result, ringroute_status};
 pub(crate) fn parse_node_text<'a>(
     text: &'a str,
     config: &ringroute_config,
-) -> Result<Vec<(&'a str, f64)>> {
+) -> Result<Vec<(&'a str, f64, u32)>> {
     let ring_vnodes = (config.algorithm == RINGROUTE_ALGORITHM_RING
         && (1..=MAX_VNODES).contains(&config.vnodes))
     .then_some(config.vnodes);
@@ -37,10 +38,19 @@ pub(crate) fn parse_node_text<'a>(
         let invalid = |message| at(ringroute_status::RINGROUTE_INVALID_ARGUMENT, message);
         let content = line.split_once('#').map_or(line, |(before, _)| before);
         let fields: Vec<&str> = content.split_whitespace().collect();
-        let (name, weight) = match fields[..] {
+        let (name, weight, tier) = match fields[..] {
             [] => continue,
-            [name] => (name, 1.0),
+            [name] => (name, 1.0, 0),
             [name, weight] => {
+                let (weight, tier) = match weight.split_once('@') {
+                    Some((w, t)) => {
+                        let tier = t.parse().map_err(|_| {
+                            invalid(format!("invalid tier \"{t}\": not a whole number"))
+                        })?;
+                        (w, tier)
+                    }
+                    None => (weight, 0),
+                };
                 let parsed: f64 = weight
                     .parse()
                     .map_err(|_| invalid(format!("invalid weight \"{weight}\": not a number")))?;
@@ -50,7 +60,7 @@ pub(crate) fn parse_node_text<'a>(
                         format!("invalid weight \"{weight}\": must be finite and greater than 0"),
                     )
                 })?;
-                (name, parsed)
+                (name, parsed, tier)
             }
             _ => {
                 return Err(invalid(format!(
@@ -81,7 +91,7 @@ pub(crate) fn parse_node_text<'a>(
                 ));
             }
         }
-        nodes.push((name, weight));
+        nodes.push((name, weight, tier));
     }
     Ok(nodes)
 }
@@ -90,7 +100,7 @@ pub(crate) fn parse_node_text<'a>(
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> std::result::Result<Vec<(&str, f64)>, (ringroute_status, String)> {
+    fn parse(text: &str) -> std::result::Result<Vec<(&str, f64, u32)>, (ringroute_status, String)> {
         parse_node_text(text, &ringroute_config::default())
             .map_err(|f| (f.status(), f.message().to_string()))
     }
@@ -99,7 +109,7 @@ mod tests {
     fn bom_is_dropped_and_invisible_names_refused() {
         assert_eq!(
             parse("\u{feff}alpha\nbeta 2\n").unwrap(),
-            vec![("alpha", 1.0), ("beta", 2.0)]
+            vec![("alpha", 1.0, 0), ("beta", 2.0, 0)]
         );
         let (status, msg) = parse("a\nb\u{200b}\n").unwrap_err();
         assert_eq!(status, ringroute_status::RINGROUTE_INVALID_ARGUMENT);

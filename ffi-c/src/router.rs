@@ -61,14 +61,14 @@ pub(crate) unsafe fn node_list<'a>(
 ///
 /// `config` must be NULL or point to a readable `ringroute_config` whose
 /// clock is NULL or live.
-unsafe fn builder(config: *const ringroute_config) -> Result<RouterBuilder<()>> {
+pub(crate) unsafe fn builder(config: *const ringroute_config) -> Result<RouterBuilder<()>> {
     // SAFETY: the caller promises a readable config or NULL.
     let config = unsafe { config.as_ref() }.copied().unwrap_or_default();
     // SAFETY: the caller promises that the config's clock is NULL or live.
     unsafe { config.builder() }
 }
 
-fn publish(router: Router<()>, out: Out<*mut ringroute_router>) {
+pub(crate) fn publish(router: Router<()>, out: Out<*mut ringroute_router>) {
     out.write(Box::into_raw(Box::new(ringroute_router { router })));
 }
 
@@ -128,7 +128,10 @@ pub unsafe extern "C" fn ringroute_router_new(
 /// (Unicode format, Cf) characters such as U+200B or U+FEFF; binary names
 /// need `ringroute_router_new()`. Nodes get indices 0, 1, ... in the order
 /// of the lines. For example
-/// `"10.0.0.1:11211\n10.0.0.2:11211 2  # bigger box\n"`.
+/// `"10.0.0.1:11211\n10.0.0.2:11211 2  # bigger box\n"`. A weight may carry
+/// a tier, `WEIGHT@TIER` (`"10.0.0.9:11211 1@1"` is a backup); tiers spill
+/// with the strict policy (`RINGROUTE_TIER_POLICY_STRICT`; see
+/// `ringroute_router_new_tiered()` for the other).
 ///
 /// `config` may be NULL for the defaults.
 ///
@@ -166,8 +169,8 @@ pub unsafe extern "C" fn ringroute_router_new_from_text(
         let nodes = parse_node_text(text, &settings)?;
         // SAFETY: the caller promises a readable config or NULL.
         let mut builder = unsafe { builder(config) }?;
-        for (name, weight) in nodes {
-            builder = builder.node(name, weight);
+        for (name, weight, tier) in nodes {
+            builder = builder.node_in_tier(name, weight, tier);
         }
         publish(builder.build()?, out);
         Ok(())

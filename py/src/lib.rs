@@ -24,6 +24,7 @@ pub mod numbers;
 pub mod ring;
 pub mod router;
 pub mod subclass;
+pub mod tiers;
 
 /// key_hash(key) -> int
 ///

@@ -8,7 +8,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyIterator, PyList, PyString, PyTuple, PyType};
 use ringroute::NodeIndex;
 use ringroute::health::{Clock, OutlierConfig, PhiConfig};
-use ringroute::router::{Algorithm, Lease, NodeHealth, PickerKind, Router, Snapshot};
+use ringroute::router::{
+    Algorithm, Change, Lease, NodeHealth, PickerKind, Router, Snapshot, TierPolicy,
+};
 
 use crate::algorithm;
 use crate::common::{
@@ -21,6 +23,7 @@ use crate::lease::PyLease;
 use crate::memento;
 use crate::nodes::{Name, check_ring_points, name_spec, parse_names, parse_nodes, weight_of};
 use crate::subclass::{bind, overrides_init};
+use crate::tiers::{self, backups_of, parse_policy, parse_tiers, tier_of};
 
 /// What a router was built with: for `repr`, `==` and pickling.
 struct Settings {
@@ -30,6 +33,7 @@ struct Settings {
     phi: Option<PhiConfig>,
     bounded_loads: Option<f64>,
     clock: Option<Py<PyManualClock>>,
+    tier_policy: TierPolicy,
 }
 
 impl Settings {
@@ -39,6 +43,7 @@ impl Settings {
             && self.outlier == other.outlier
             && self.phi == other.phi
             && self.bounded_loads == other.bounded_loads
+            && self.tier_policy == other.tier_policy
     }
 }
 
@@ -62,6 +67,14 @@ impl Settings {
 /// replica when its node already holds more than ``c`` times its share of
 /// the requests in flight. ``clock`` (a :class:`ManualClock`) replaces the
 /// monotonic clock, for tests.
+///
+/// Tiers: ``tiers`` maps node names to a tier (0 = primary, the default;
+/// 1 = first backup, ...). While the primaries are up no key and no pick
+/// reaches a backup; as they fail, traffic spills by ``tier_policy``:
+/// ``"strict"`` (nginx's ``backup``: a tier serves only when no node above
+/// it is up) or ``"proportional"`` (Envoy's priority levels: a tier keeps
+/// ``overprovisioning`` (1.4) times its up share, the rest spills). Keys
+/// stay sticky: only spilled keys move, and they come back on recovery.
 #[pyclass(frozen, subclass, module = "ringroute", name = "Router")]
 pub struct PyRouter {
     router: Router<Name>,
@@ -225,20 +238,23 @@ const SETTINGS: &[&str] = &[
     "phi_accrual",
     "bounded_loads",
     "clock",
+    "tier_policy",
+    "overprovisioning",
 ];
 
 impl PyRouter {
     /// A router from the arguments of `Router(...)` (see the class docs).
     fn configure(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let mut keyword = vec!["down"];
+        let mut keyword = vec!["down", "tiers"];
         keyword.extend_from_slice(SETTINGS);
         let mut v = bind("Router()", args, kwargs, &["nodes"], &keyword)?.into_iter();
         let mut next = || v.next().flatten();
-        let (nodes, down) = (next(), next());
+        let (nodes, down, tiers) = (next(), next(), next());
         let (vnodes, algorithm, table_size, picker, ewma_decay) =
             (next(), next(), next(), next(), next());
         let (outlier_detection, phi_accrual, bounded_loads, clock) =
             (next(), next(), next(), next());
+        let (tier_policy, overprovisioning) = (next(), next());
         let word = |value: Option<Bound<'_, PyAny>>, what: &str, default: &str| match value {
             None => Ok(default.to_owned()),
             Some(v) => v.extract::<String>().map_err(|_| {
@@ -257,6 +273,9 @@ impl PyRouter {
             phi_accrual.as_ref(),
             bounded_loads.as_ref(),
             clock.as_ref(),
+            tiers.as_ref(),
+            word(tier_policy, "tier_policy", "strict")?,
+            overprovisioning.as_ref(),
         )
     }
 
@@ -273,8 +292,13 @@ impl PyRouter {
         phi_accrual: Option<&Bound<'_, PyAny>>,
         bounded_loads: Option<&Bound<'_, PyAny>>,
         clock: Option<&Bound<'_, PyAny>>,
+        tiers: Option<&Bound<'_, PyAny>>,
+        tier_policy: String,
+        overprovisioning: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let algorithm = algorithm::parse(&algorithm, vnodes, table_size)?;
+        let tier_policy = parse_policy(&tier_policy, overprovisioning)?;
+        let tiers = parse_tiers(tiers)?;
         let ewma_decay = ewma_decay
             .filter(|d| !d.is_none())
             .map(|d| crate::health::seconds(d, "ewma_decay"))
@@ -303,7 +327,7 @@ impl PyRouter {
         let specs = parse_nodes(nodes)?;
         check_ring_points(&algorithm, &specs)?;
         let down = parse_names(down)?;
-        for name in &down {
+        for name in down.iter().chain(tiers.iter().map(|(n, _)| n)) {
             if !specs.iter().any(|s| &s.bytes == name) {
                 return Err(ringroute::Error::UnknownNode(
                     name.clone().into_boxed_slice(),
@@ -313,7 +337,8 @@ impl PyRouter {
         }
         let mut builder = Router::<Name>::builder()
             .algorithm(algorithm.clone())
-            .picker(picker.clone());
+            .picker(picker.clone())
+            .tier_policy(tier_policy);
         builder = match &outlier {
             Some(config) => builder.outlier_detection(config.clone()),
             None => builder.no_outlier_detection(),
@@ -329,7 +354,11 @@ impl PyRouter {
             builder = builder.clock(clock);
         }
         for spec in specs {
-            builder = builder.node_with(&spec.bytes, spec.weight, spec.name);
+            let tier = tiers
+                .iter()
+                .find(|(n, _)| *n == spec.bytes)
+                .map_or(0, |&(_, t)| t);
+            builder = builder.node_with_tier(&spec.bytes, spec.weight, tier, spec.name);
         }
         let router = builder.build().py()?;
         for name in &down {
@@ -344,6 +373,7 @@ impl PyRouter {
                 phi,
                 bounded_loads,
                 clock,
+                tier_policy,
             },
         })
     }
@@ -353,7 +383,7 @@ impl PyRouter {
 impl PyRouter {
     #[new]
     #[classmethod]
-    #[pyo3(signature = (*args, **kwargs), text_signature = "(nodes=None, *, vnodes=None, algorithm='ring', table_size=None, down=None, picker='least_connections', ewma_decay=None, outlier_detection=True, phi_accrual=None, bounded_loads=None, clock=None)")]
+    #[pyo3(signature = (*args, **kwargs), text_signature = "(nodes=None, *, vnodes=None, algorithm='ring', table_size=None, down=None, picker='least_connections', ewma_decay=None, outlier_detection=True, phi_accrual=None, bounded_loads=None, clock=None, tiers=None, tier_policy='strict', overprovisioning=None)")]
     fn new(
         cls: &Bound<'_, PyType>,
         args: &Bound<'_, PyTuple>,
@@ -517,16 +547,90 @@ impl PyRouter {
         Err(no_route(self.router.snapshot().nodes().len()))
     }
 
-    /// Adds a node (weight 1.0 by default), up. Keys move only to it.
-    #[pyo3(signature = (name, weight=Arg::Missing), text_signature = "(self, name, weight=1.0)")]
-    fn add(&self, name: &Bound<'_, PyAny>, weight: Arg<'_>) -> PyResult<()> {
+    /// Adds a node (weight 1.0 by default), up, in ``tier`` (0, a primary,
+    /// by default). Keys move only to it.
+    #[pyo3(signature = (name, weight=Arg::Missing, *, tier=None), text_signature = "(self, name, weight=1.0, *, tier=0)")]
+    fn add(
+        &self,
+        name: &Bound<'_, PyAny>,
+        weight: Arg<'_>,
+        tier: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         let (bytes, name) = name_spec(name)?;
         // An explicit `None` is refused: it is not a weight.
         let weight = match weight {
             Arg::Missing => 1.0,
             Arg::Given(w) => weight_of(&w)?,
         };
-        self.router.add_with(&bytes, weight, name).py().map(drop)
+        match tier.map(tier_of).transpose()?.unwrap_or(0) {
+            0 => self.router.add_with(&bytes, weight, name).py().map(drop),
+            tier => self
+                .router
+                .apply([
+                    Change::add(&bytes, weight, name),
+                    Change::set_tier(&bytes, tier),
+                ])
+                .py(),
+        }
+    }
+
+    /// Moves a node to ``tier`` (0 = primary, 1 = first backup, ...): a
+    /// membership change, like a reweight. ``KeyError`` if unknown.
+    fn set_tier(&self, name: &Bound<'_, PyAny>, tier: &Bound<'_, PyAny>) -> PyResult<()> {
+        let bytes = str_bytes(name_of(name)?)?;
+        let tier = tier_of(tier)?;
+        self.router.set_tier(&*bytes, tier).py()
+    }
+
+    /// The tier of a node. ``KeyError`` if unknown.
+    fn tier(&self, name: &Bound<'_, PyAny>) -> PyResult<u32> {
+        let snapshot = self.router.snapshot();
+        let node = Self::require(&snapshot, name)?;
+        Ok(snapshot.node(node).expect("member").tier())
+    }
+
+    /// The tier ``key`` is routed to now (``LookupError`` when empty).
+    fn key_tier(&self, key: &Bound<'_, PyAny>) -> PyResult<u32> {
+        let bytes = key_bytes(key)?;
+        let snapshot = self.router.snapshot();
+        snapshot
+            .key_tier(&*bytes)
+            .ok_or_else(|| no_route(snapshot.nodes().len()))
+    }
+
+    /// dict: the share of keys and picks each tier takes now, ``{tier: share}``
+    /// (the shares sum to 1).
+    #[getter]
+    fn tier_shares<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for t in self.router.snapshot().tiers() {
+            dict.set_item(t.tier, t.share)?;
+        }
+        Ok(dict)
+    }
+
+    /// dict: every node's tier, ``{name: tier}``.
+    #[getter]
+    fn tiers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let snapshot = self.router.snapshot();
+        let all: Vec<(Name, u32)> = snapshot
+            .nodes()
+            .iter()
+            .map(|(_, n)| (n.payload().clone(), n.tier()))
+            .collect();
+        tiers::tiers_dict(py, &all)
+    }
+
+    /// str: ``"strict"`` or ``"proportional"``.
+    #[getter]
+    fn tier_policy(&self) -> &'static str {
+        tiers::describe(&self.settings.tier_policy).0
+    }
+
+    /// float or None: the overprovisioning factor of the proportional policy.
+    #[getter]
+    fn overprovisioning(&self) -> Option<f64> {
+        tiers::describe(&self.settings.tier_policy).1
     }
 
     /// Removes a node; only its keys move. ``KeyError`` if unknown.
@@ -777,6 +881,21 @@ impl PyRouter {
             let c = PyFloat::new(py, c);
             out.push_str(&format!(", bounded_loads={}", c.repr()?));
         }
+        let backups = backups_of(&snapshot);
+        if !backups.is_empty() && backups.len() <= 8 {
+            out.push_str(&format!(", tiers={}", tiers::repr_tiers(py, &backups)?));
+        }
+        if let (policy, factor) = tiers::describe(&this.settings.tier_policy)
+            && policy != "strict"
+        {
+            out.push_str(&format!(", tier_policy='{policy}'"));
+            if let Some(f) = factor.filter(|&f| f != TierPolicy::DEFAULT_OVERPROVISIONING) {
+                out.push_str(&format!(
+                    ", overprovisioning={}",
+                    PyFloat::new(py, f).repr()?
+                ));
+            }
+        }
         out.push(')');
         Ok(out)
     }
@@ -784,8 +903,18 @@ impl PyRouter {
     fn __eq__(&self, other: &Bound<'_, PyRouter>) -> bool {
         let other = other.get();
         let (a, b) = (self.router.snapshot(), other.router.snapshot());
+        let tiers = |s: &Snapshot<Name>| -> Vec<(Vec<u8>, u32)> {
+            let mut t: Vec<_> = s
+                .nodes()
+                .iter()
+                .map(|(_, n)| (n.name().to_vec(), n.tier()))
+                .collect();
+            t.sort();
+            t
+        };
         self.settings.same(&other.settings)
             && Self::config_of(&a) == Self::config_of(&b)
+            && tiers(&a) == tiers(&b)
             // Jump: the same slots and removal history, or keys differ.
             && memento::layout(a.nodes(), a.placement()) == memento::layout(b.nodes(), b.placement())
     }
@@ -827,6 +956,17 @@ impl PyRouter {
         }
         if let Some(clock) = &this.settings.clock {
             kwargs.set_item("clock", clock.bind(py))?;
+        }
+        let backups = backups_of(&snapshot);
+        // A jump history re-adds its nodes in `__setstate__`, as primaries:
+        // tiers cannot name them at construction.
+        if !backups.is_empty() && history.is_none() {
+            kwargs.set_item("tiers", tiers::tiers_dict(py, &backups)?)?;
+        }
+        let (policy, factor) = tiers::describe(&this.settings.tier_policy);
+        kwargs.set_item("tier_policy", policy)?;
+        if let Some(f) = factor {
+            kwargs.set_item("overprovisioning", f)?;
         }
         reduce_with(slf.as_any(), PyTuple::new(py, [nodes])?, kwargs, history)
     }

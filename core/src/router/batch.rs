@@ -45,6 +45,15 @@ pub enum Change<T> {
         /// [`NodeState::Up`] or [`NodeState::Down`].
         state: NodeState,
     },
+    /// A node moves to another tier (0 = primary, 1 = first backup, ...).
+    /// To add a node straight into a backup tier, follow its
+    /// [`Change::add`] with this in the same batch.
+    SetTier {
+        /// The node's name.
+        name: Box<[u8]>,
+        /// The new tier.
+        tier: u32,
+    },
 }
 
 impl<T> Change<T> {
@@ -88,13 +97,22 @@ impl<T> Change<T> {
         }
     }
 
+    /// `name` moves to `tier`.
+    pub fn set_tier<N: AsRef<[u8]> + ?Sized>(name: &N, tier: u32) -> Self {
+        Change::SetTier {
+            name: name.as_ref().into(),
+            tier,
+        }
+    }
+
     /// The name of the node this change is about.
     pub fn name(&self) -> &[u8] {
         match self {
             Change::Add { name, .. }
             | Change::Remove { name }
             | Change::SetWeight { name, .. }
-            | Change::SetState { name, .. } => name,
+            | Change::SetState { name, .. }
+            | Change::SetTier { name, .. } => name,
         }
     }
 }
@@ -130,6 +148,12 @@ impl<T: Clone> Control<T> {
                 Change::SetState { name, state } => {
                     let node = table.require(&name)?;
                     table.set_state(node, state)?;
+                }
+                // Tiers are built afresh with every membership snapshot;
+                // the router-wide placement does not depend on them.
+                Change::SetTier { name, tier } => {
+                    let node = table.require(&name)?;
+                    table.set_tier(node, tier)?;
                 }
             }
         }

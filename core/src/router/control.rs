@@ -8,6 +8,7 @@ use super::algorithm::AnyPlacement;
 use super::lease::NodeStats;
 use super::picker::PickerKind;
 use super::snapshot::{HealthView, Members, NodeHealth, Snapshot};
+use super::tiers::TierCache;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::health::{OutlierDetector, PhiDetector};
@@ -20,6 +21,7 @@ pub(crate) struct Control<T> {
     pub phi: Option<PhiDetector>,
     pub unreachable: Vec<bool>,
     picker: PickerKind,
+    pub tiers: TierCache,
     members: Option<Arc<Members<T>>>,
     version: u64,
 }
@@ -38,6 +40,7 @@ impl<T: Clone> Control<T> {
             phi,
             unreachable: Vec::new(),
             picker,
+            tiers: TierCache::default(),
             members: None,
             version: 0,
         };
@@ -91,11 +94,15 @@ impl<T: Clone> Control<T> {
 
     /// A snapshot with the current membership copied afresh.
     pub fn publish_members(&mut self) -> Snapshot<T> {
+        let tiers = self
+            .tiers
+            .get(&self.cluster.nodes, &self.cluster.placement, &self.picker);
         self.members = Some(Arc::new(Members {
             table: self.cluster.nodes.clone(),
-            placement: self.cluster.placement.clone(),
+            placement: super::tiers::stand_in(&tiers, &self.cluster.placement),
             picker: self.picker.build(&self.cluster.nodes),
             stats: self.stats.clone(),
+            tiers,
         }));
         self.publish_health()
     }
@@ -107,10 +114,13 @@ impl<T: Clone> Control<T> {
             Some(m) => Arc::clone(m),
             None => return self.publish_members(),
         };
+        let health = self.health();
+        let tiers = members.tiers.as_ref().map(|t| Box::new(t.view(&health)));
         Snapshot {
             members,
-            health: self.health(),
+            health,
             version: self.version,
+            tiers,
         }
     }
 

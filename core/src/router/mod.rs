@@ -47,6 +47,7 @@ mod lease;
 mod picker;
 mod reader;
 mod snapshot;
+mod tiers;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +62,7 @@ pub use lease::{Lease, NodeStats, Outcome, Ticket};
 pub use picker::PickerKind;
 pub use reader::RouterReader;
 pub use snapshot::{Failover, NodeHealth, Snapshot};
+pub use tiers::{TierPolicy, TierShare};
 
 use crate::cluster::Cluster;
 use crate::error::Result;
@@ -151,7 +153,12 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
     pub fn lease<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<Lease<'_, T>> {
         let snapshot = self.inner.current.load();
         let hash = snapshot.key_hash(key);
-        let node = match (self.inner.load_bound, snapshot.members.placement.as_ring()) {
+        // Bounded loads walk one ring; a tiered router routes plainly.
+        let ring = snapshot.members.placement.as_ring();
+        let node = match (
+            self.inner.load_bound,
+            ring.filter(|_| !snapshot.is_tiered()),
+        ) {
             (Some(bound), Some(ring)) => {
                 let loads = InFlight {
                     snapshot: &snapshot,
@@ -182,10 +189,10 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
             snapshot: &snapshot,
             decay: self.inner.decay,
         };
-        let node = snapshot
-            .members
-            .picker
-            .pick(&snapshot.health, &loads, now)?;
+        let node = match (&snapshot.tiers, &snapshot.members.tiers) {
+            (Some(view), Some(tiers)) => tiers.pick(view, &snapshot.health, &loads, now),
+            _ => snapshot.members.picker.pick(&snapshot.health, &loads, now),
+        }?;
         Some(Lease::new(self, self.ticket_at(&snapshot, node, now)?))
     }
 
@@ -281,6 +288,12 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
     /// Changes the weight of `name`.
     pub fn set_weight<N: AsRef<[u8]> + ?Sized>(&self, name: &N, weight: f64) -> Result<()> {
         self.update(true, |c| c.cluster.set_weight(name, weight))
+    }
+
+    /// Moves `name` to `tier` (0 = primary, 1 = first backup, ...): a
+    /// membership change, like a reweight. See [`TierPolicy`].
+    pub fn set_tier<N: AsRef<[u8]> + ?Sized>(&self, name: &N, tier: u32) -> Result<()> {
+        self.apply([Change::set_tier(name, tier)])
     }
 
     /// Marks `name` down by hand: no lookup returns it until [`mark_up`](Router::mark_up).
@@ -384,6 +397,8 @@ pub struct RouterBuilder<T = ()> {
     clock: Option<Arc<dyn Clock>>,
     load_bound: Option<f64>,
     nodes: Vec<(Box<[u8]>, f64, NodeState, T)>,
+    tier_policy: TierPolicy,
+    tiers: Vec<(Box<[u8]>, u32)>,
 }
 
 impl<T> Default for RouterBuilder<T> {
@@ -396,6 +411,8 @@ impl<T> Default for RouterBuilder<T> {
             clock: None,
             load_bound: None,
             nodes: Vec::new(),
+            tier_policy: TierPolicy::default(),
+            tiers: Vec::new(),
         }
     }
 }
@@ -438,6 +455,7 @@ impl<T: Clone + Send + Sync + 'static> RouterBuilder<T> {
     }
 
     /// Bounded loads on the ring for [`Router::lease`], with factor `c >= 1`.
+    /// A router whose nodes span several tiers routes leases plainly.
     pub fn bounded_loads(mut self, c: f64) -> Self {
         self.load_bound = Some(c);
         self
@@ -450,9 +468,35 @@ impl<T: Clone + Send + Sync + 'static> RouterBuilder<T> {
         self
     }
 
+    /// How traffic spills from a tier to the next (default: [`TierPolicy::Strict`]).
+    pub fn tier_policy(mut self, policy: TierPolicy) -> Self {
+        self.tier_policy = policy;
+        self
+    }
+
+    /// Adds a node with a payload in `tier` (0 = primary, 1 = first backup, ...).
+    pub fn node_with_tier<N: AsRef<[u8]> + ?Sized>(
+        self,
+        name: &N,
+        weight: f64,
+        tier: u32,
+        payload: T,
+    ) -> Self {
+        let mut builder = self.node_with(name, weight, payload);
+        if tier != 0 {
+            builder.tiers.push((name.as_ref().into(), tier));
+        }
+        builder
+    }
+
     /// Validates everything and builds the router.
     pub fn build(self) -> Result<Router<T>> {
-        let cluster = Cluster::from_nodes(self.algorithm.placement()?, self.nodes)?;
+        self.tier_policy.validate()?;
+        let mut cluster = Cluster::from_nodes(self.algorithm.placement()?, self.nodes)?;
+        for (name, tier) in &self.tiers {
+            let node = cluster.nodes.require(name)?;
+            cluster.nodes.set_tier(node, *tier)?;
+        }
         let outlier = self.outlier.map(OutlierDetector::new).transpose()?;
         let failure_threshold = outlier
             .as_ref()
@@ -462,6 +506,7 @@ impl<T: Clone + Send + Sync + 'static> RouterBuilder<T> {
         self.picker.validate()?;
         let decay = self.picker.decay();
         let mut control = Control::new(cluster, outlier, phi, self.picker);
+        control.tiers.policy = self.tier_policy;
         let first = control.publish_members();
         Ok(Router {
             inner: Arc::new(Inner {
@@ -483,5 +528,10 @@ impl<T: Clone + Send + Sync + Default + 'static> RouterBuilder<T> {
     /// Adds a node with a default payload.
     pub fn node<N: AsRef<[u8]> + ?Sized>(self, name: &N, weight: f64) -> Self {
         self.node_with(name, weight, T::default())
+    }
+
+    /// Adds a node with a default payload in `tier` (0 = primary, 1 = first backup, ...).
+    pub fn node_in_tier<N: AsRef<[u8]> + ?Sized>(self, name: &N, weight: f64, tier: u32) -> Self {
+        self.node_with_tier(name, weight, tier, T::default())
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::algorithm::AnyPlacement;
 use super::lease::NodeStats;
 use super::picker::AnyPicker;
+use super::tiers::{TierShare, TierView, Tiers};
 use crate::hash::key_hash;
 use crate::node::{Node, NodeIndex, NodeTable};
 use crate::placement::{Liveness, Placement};
@@ -32,6 +33,8 @@ pub(crate) struct Members<T> {
     pub placement: AnyPlacement,
     pub picker: AnyPicker,
     pub stats: Vec<Option<Arc<NodeStats>>>,
+    /// Per-tier placements, when the nodes span two tiers or more.
+    pub tiers: Option<Arc<Tiers>>,
 }
 
 /// Per-node health as lookups see it.
@@ -91,6 +94,8 @@ pub struct Snapshot<T> {
     pub(crate) members: Arc<Members<T>>,
     pub(crate) health: HealthView,
     pub(crate) version: u64,
+    /// The tiers' shares under this health (set iff `members.tiers` is).
+    pub(crate) tiers: Option<Box<TierView>>,
 }
 
 impl<T> Snapshot<T> {
@@ -146,7 +151,7 @@ impl<T> Snapshot<T> {
         // placement asks its own key hash once, out of line.
         match &self.members.placement {
             AnyPlacement::Ring(ring) => ring.route(key_hash(key.as_ref()), &self.health),
-            other => route_key_other(other, key.as_ref(), &self.health),
+            _ => self.route_other(self.key_hash(key)),
         }
     }
 
@@ -155,7 +160,10 @@ impl<T> Snapshot<T> {
     /// otherwise).
     #[inline]
     pub fn key_hash<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> u64 {
-        self.members.placement.key_hash(key.as_ref())
+        match &self.members.tiers {
+            Some(tiers) => tiers.key_hash(key.as_ref()),
+            None => self.members.placement.key_hash(key.as_ref()),
+        }
     }
 
     /// The up node serving a key hash computed elsewhere (with
@@ -163,10 +171,12 @@ impl<T> Snapshot<T> {
     #[inline]
     pub fn route_hash(&self, hash: u64) -> Option<NodeIndex> {
         // The ring (the default) gets a small path the caller can inline; a
-        // match over every algorithm's lookup is too big to be inlined.
+        // match over every algorithm's lookup is too big to be inlined. A
+        // tiered router's placement is never a ring (see `tiers::stand_in`),
+        // so the tiers cost the untiered path nothing.
         match &self.members.placement {
             AnyPlacement::Ring(ring) => ring.route(hash, &self.health),
-            other => route_other(other, hash, &self.health),
+            _ => self.route_other(hash),
         }
     }
 
@@ -174,27 +184,28 @@ impl<T> Snapshot<T> {
     pub fn route_n<K: AsRef<[u8]> + ?Sized>(&self, key: &K, n: usize) -> Replicas {
         let hash = self.key_hash(key);
         Replicas::fill(n.min(self.health.up), |out| {
-            self.members.placement.route_n(hash, &self.health, out)
+            self.route_n_hash_into(hash, out)
         })
     }
 
     /// Writes up to `out.len()` distinct up nodes for `key` into `out`.
     pub fn route_n_into<K: AsRef<[u8]> + ?Sized>(&self, key: &K, out: &mut [NodeIndex]) -> usize {
-        self.members
-            .placement
-            .route_n(self.key_hash(key), &self.health, out)
+        self.route_n_hash_into(self.key_hash(key), out)
     }
 
     /// Every distinct healthy node for `key` in failover order: the primary,
     /// then each next replica. Never allocates. The ring walks lazily over
-    /// every node; other placements offer their first 8 replicas.
+    /// every node; other placements, and a tiered router (the key's tier
+    /// first, then the next), offer their first 8 replicas.
     pub fn failover<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Failover<'_> {
         let hash = self.key_hash(key);
         Failover(match self.members.placement.as_ring() {
-            Some(ring) => Walk::Ring(ReplicaIter::new(ring, &self.health, hash)),
-            None => Walk::Fixed(
+            Some(ring) if self.tiers.is_none() => {
+                Walk::Ring(ReplicaIter::new(ring, &self.health, hash))
+            }
+            _ => Walk::Fixed(
                 Replicas::fill(self.health.up.min(FIXED_FAILOVER), |out| {
-                    self.members.placement.route_n(hash, &self.health, out)
+                    self.route_n_hash_into(hash, out)
                 }),
                 0,
             ),
@@ -202,14 +213,58 @@ impl<T> Snapshot<T> {
     }
 }
 
-#[inline(never)]
-fn route_key_other(placement: &AnyPlacement, key: &[u8], health: &HealthView) -> Option<NodeIndex> {
-    placement.route(placement.key_hash(key), health)
-}
+impl<T> Snapshot<T> {
+    /// Writes up to `out.len()` distinct up nodes for a key hash computed
+    /// elsewhere into `out`, primary first (a tiered router walks the key's
+    /// tier first, then the next).
+    pub fn route_n_hash_into(&self, hash: u64, out: &mut [NodeIndex]) -> usize {
+        match (&self.tiers, &self.members.tiers) {
+            (Some(view), Some(tiers)) => tiers.route_n(view, &self.health, hash, out),
+            _ => self.members.placement.route_n(hash, &self.health, out),
+        }
+    }
 
-#[inline(never)]
-fn route_other(placement: &AnyPlacement, hash: u64, health: &HealthView) -> Option<NodeIndex> {
-    placement.route(hash, health)
+    #[inline(never)]
+    fn route_other(&self, hash: u64) -> Option<NodeIndex> {
+        match (&self.tiers, &self.members.tiers) {
+            (Some(view), Some(tiers)) => tiers.route(view, &self.health, hash),
+            _ => self.members.placement.route(hash, &self.health),
+        }
+    }
+
+    /// Whether the nodes span two tiers or more (lookups then choose a tier first).
+    pub fn is_tiered(&self) -> bool {
+        self.tiers.is_some()
+    }
+
+    /// The tier `key` is routed to under the current health.
+    pub fn key_tier<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<u32> {
+        match (&self.tiers, &self.members.tiers) {
+            (Some(view), Some(tiers)) => Some(tiers.tier_of(view, self.key_hash(key))),
+            _ => self.members.table.iter().next().map(|(_, n)| n.tier()),
+        }
+    }
+
+    /// Every tier, highest priority first, with the share of keys and picks
+    /// it takes under the current health (an untiered router has one tier
+    /// with share 1). Allocates: for reports, not for lookups.
+    pub fn tiers(&self) -> Vec<TierShare> {
+        if let (Some(view), Some(tiers)) = (&self.tiers, &self.members.tiers) {
+            return tiers.shares(view);
+        }
+        let table = &self.members.table;
+        let Some((_, first)) = table.iter().next() else {
+            return Vec::new();
+        };
+        vec![TierShare {
+            tier: first.tier(),
+            share: 1.0,
+            up: self.health.up,
+            nodes: table.len(),
+            up_weight: self.health.up_weight,
+            weight: table.iter().map(|(_, n)| n.weight()).sum(),
+        }]
+    }
 }
 
 /// Replicas a non-ring placement offers for failover.

@@ -44,4 +44,9 @@ void test_every_algorithm(void);
 void test_keyless_picks(void);
 void test_threads_route_while_membership_changes(void);
 
+/* test_tiers.c */
+void test_tiers_proportional(void);
+void test_tiers_strict_text_and_changes(void);
+void test_tiers_bad_arguments(void);
+
 #endif

@@ -11,7 +11,7 @@
  * and with ASan + UBSan):
  *   cc -std=c99 -Wall -Wextra -Werror -pedantic -I<dir of vectors.h>
  *      $(pkg-config --cflags ringroute) test_ringroute.c test_errors.c
- *      test_behavior.c $(pkg-config --libs ringroute) -pthread
+ *      test_behavior.c test_tiers.c $(pkg-config --libs ringroute) -pthread
  */
 
 #include <stdint.h>
@@ -201,6 +201,9 @@ int main(void) {
     RUN_TEST(test_threads_route_while_membership_changes);
     RUN_TEST(test_compat_routes_like_libmemcached);
     RUN_TEST(test_compat_settings_and_errors);
+    RUN_TEST(test_tiers_proportional);
+    RUN_TEST(test_tiers_strict_text_and_changes);
+    RUN_TEST(test_tiers_bad_arguments);
     return harness_finish();
 }
 
