@@ -100,7 +100,9 @@ pub(crate) fn parse_node_text<'a>(
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> std::result::Result<Vec<(&str, f64, u32)>, (ringroute_status, String)> {
+    type Parsed<'a> = std::result::Result<Vec<(&'a str, f64, u32)>, (ringroute_status, String)>;
+
+    fn parse(text: &str) -> Parsed<'_> {
         parse_node_text(text, &ringroute_config::default())
             .map_err(|f| (f.status(), f.message().to_string()))
     }
