@@ -87,8 +87,14 @@ fn a_bad_change_refuses_the_whole_batch() {
         let bad: Vec<Vec<Change<()>>> = vec![
             vec![Change::add("new", 1.0, ()), Change::remove("nobody")],
             vec![Change::remove("node-0"), Change::add("node-1", 1.0, ())],
-            vec![Change::add("new", 1.0, ()), Change::set_weight("node-2", f64::NAN)],
-            vec![Change::mark_down("node-3"), Change::set_weight("node-2", -1.0)],
+            vec![
+                Change::add("new", 1.0, ()),
+                Change::set_weight("node-2", f64::NAN),
+            ],
+            vec![
+                Change::mark_down("node-3"),
+                Change::set_weight("node-2", -1.0),
+            ],
             vec![Change::add("", 1.0, ())],
         ];
         for batch in bad {

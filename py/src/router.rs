@@ -158,7 +158,7 @@ impl PyRouter {
         snapshot
             .nodes()
             .iter()
-            .filter(|(_, n)| !n.is_up())
+            .filter(|&(i, _)| snapshot.health(i) == Some(NodeHealth::Down))
             .map(|(_, n)| n.payload().clone())
             .collect()
     }
@@ -168,7 +168,10 @@ impl PyRouter {
         let mut v: Vec<_> = snapshot
             .nodes()
             .iter()
-            .map(|(_, n)| (n.name().to_vec(), n.weight(), n.is_up()))
+            .map(|(i, n)| {
+                let manually_up = snapshot.health(i) != Some(NodeHealth::Down);
+                (n.name().to_vec(), n.weight(), manually_up)
+            })
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v

@@ -132,10 +132,11 @@ impl RingIndex {
     /// This ring after the membership went from `old` to `new` (both
     /// validated), written into `spare`'s buffers when given.
     ///
-    /// A few changed nodes are applied as an edit (bulk copies between the
-    /// changed positions); when the changed points exceed a sixteenth of
-    /// the ring, locating each would cost more than sorting them all, and the
-    /// ring is built afresh. Either way the cost is at most about one build.
+    /// Changed nodes are applied as an edit: bulk copies between the changed
+    /// positions, which are located in ring order (a forward sweep through
+    /// memory). When the changed points exceed a third of the ring, sorting
+    /// and locating them costs more than a build, and the ring is built
+    /// afresh. Either way the cost is at most about one build.
     pub(crate) fn updated<T>(
         &self,
         old: &NodeTable<T>,
@@ -145,7 +146,7 @@ impl RingIndex {
         let spare = spare.map(|s| s.points);
         let count = |w: f64| points_for(self.vnodes, w).expect("validated");
         let name_of = |i: u32| new.get(NodeIndex::new(i)).map_or(&[][..], |n| n.name());
-        let limit = self.points.len() / 16;
+        let limit = self.points.len() / 3;
         let (mut drops, mut fresh) = (Vec::new(), Vec::new());
         let slots = old.capacity().max(new.capacity());
         for i in 0..slots {
@@ -188,12 +189,7 @@ impl RingIndex {
             .map(|(i, n)| (i.get(), n.name(), count(n.weight())))
             .collect();
         let total = list.iter().map(|&(_, _, c)| c as usize).sum();
-        Points::build(
-            &list,
-            total,
-            |i| nodes[NodeIndex::new(i)].name(),
-            spare,
-        )
+        Points::build(&list, total, |i| nodes[NodeIndex::new(i)].name(), spare)
     }
 
     fn check_total(&self, current: u64, extra: u64) -> Result<()> {

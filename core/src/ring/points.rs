@@ -86,7 +86,9 @@ fn opaque(x: u64) -> u64 {
         let mut x = x;
         // SAFETY: an empty asm block that only claims to modify a register
         // it is given; it touches no memory and has no other effect.
-        unsafe { std::arch::asm!("/* {0} */", inout(reg) x, options(pure, nomem, nostack, preserves_flags)) };
+        unsafe {
+            std::arch::asm!("/* {0} */", inout(reg) x, options(pure, nomem, nostack, preserves_flags))
+        };
         x
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -222,7 +224,9 @@ impl Points {
             buckets,
         };
         hashes_padded(&mut points.hashes, total);
-        points.owners.push(points.owners.first().copied().unwrap_or(u32::MAX));
+        points
+            .owners
+            .push(points.owners.first().copied().unwrap_or(u32::MAX));
         points
     }
 
@@ -259,10 +263,16 @@ impl Points {
         F: Fn(u32) -> &'a [u8],
     {
         let n = self.len();
-        // Positions of the dropped points, ascending.
+        // Positions of the dropped points, ascending: located in point order,
+        // so the lookups sweep forward through memory.
+        let mut drops = drops.to_vec();
+        drops.sort_unstable();
         let mut gone: Vec<usize> = drops.iter().map(|&(p, o)| self.locate(p, o)).collect();
         gone.sort_unstable();
-        debug_assert!(gone.windows(2).all(|w| w[0] < w[1]), "a point dropped twice");
+        debug_assert!(
+            gone.windows(2).all(|w| w[0] < w[1]),
+            "a point dropped twice"
+        );
         // Fresh points in ring order with the old position each goes before.
         fresh.sort_unstable_by(|a, b| compare(*a, *b, &name_of));
         let mut at: Vec<usize> = fresh.iter().map(|&f| self.insertion(f, &name_of)).collect();
@@ -478,8 +488,11 @@ fn insertion_sort<'a, F: Fn(u32) -> &'a [u8]>(hashes: &mut [u64], owners: &mut [
     for i in 1..hashes.len() {
         let mut j = i;
         while j > 0
-            && compare((hashes[j], owners[j]), (hashes[j - 1], owners[j - 1]), name_of)
-                == Ordering::Less
+            && compare(
+                (hashes[j], owners[j]),
+                (hashes[j - 1], owners[j - 1]),
+                name_of,
+            ) == Ordering::Less
         {
             hashes.swap(j, j - 1);
             owners.swap(j, j - 1);

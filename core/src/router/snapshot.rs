@@ -29,7 +29,7 @@ pub enum NodeHealth {
 #[derive(Debug)]
 pub(crate) struct Members<T> {
     pub table: NodeTable<T>,
-    pub placement: AnyPlacement,
+    pub placement: Arc<AnyPlacement>,
     pub picker: AnyPicker,
     pub stats: Vec<Option<Arc<NodeStats>>>,
 }
@@ -99,7 +99,10 @@ impl<T> Snapshot<T> {
         self.version
     }
 
-    /// The members.
+    /// The members. Every node in it is [`Up`](crate::NodeState::Up):
+    /// a router keeps manual state with the rest of the health, so that
+    /// marking a node down publishes no copy of the table; ask
+    /// [`health`](Snapshot::health) (`NodeHealth::Down` is a manual mark).
     pub fn nodes(&self) -> &NodeTable<T> {
         &self.members.table
     }
@@ -145,7 +148,7 @@ impl<T> Snapshot<T> {
     pub fn route_hash(&self, hash: u64) -> Option<NodeIndex> {
         // The ring (the default) gets a small path the caller can inline; a
         // match over every algorithm's lookup is too big to be inlined.
-        match &self.members.placement {
+        match &*self.members.placement {
             AnyPlacement::Ring(ring) => ring.route(hash, &self.health),
             other => route_other(other, hash, &self.health),
         }

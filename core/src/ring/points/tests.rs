@@ -88,7 +88,9 @@ fn check_equivalent(points: &Points, what: &str) {
 #[test]
 fn random_point_sets() {
     let mut rng = Rng(7);
-    for &n in &[1usize, 2, 3, 4, 5, 7, 8, 9, 100, 1000, 4099, 16_000, 160_000] {
+    for &n in &[
+        1usize, 2, 3, 4, 5, 7, 8, 9, 100, 1000, 4099, 16_000, 160_000,
+    ] {
         let pairs = (0..n)
             .map(|_| (rng.next(), rng.below(256) as u32))
             .collect();
@@ -136,7 +138,10 @@ fn adversarial_point_sets() {
         (0..1000u64)
             .map(|i| {
                 let b = 2 * i;
-                (((u128::from(b) << 64).div_ceil(u128::from(buckets))) as u64, 0)
+                (
+                    ((u128::from(b) << 64).div_ceil(u128::from(buckets))) as u64,
+                    0,
+                )
             })
             .collect(),
     ));
@@ -199,7 +204,10 @@ fn build_sorts_like_a_full_sort() {
     check_equivalent(&points, "built");
     // Reusing a larger ring's buffers gives the same ring.
     let small = build(&nodes[..10], Some(points.clone()));
-    assert_eq!(small.iter().collect::<Vec<_>>(), sorted_reference(&nodes[..10]));
+    assert_eq!(
+        small.iter().collect::<Vec<_>>(),
+        sorted_reference(&nodes[..10])
+    );
     check_equivalent(&small, "built in spare buffers");
     let mut recounted = Points::empty();
     recounted.hashes = points.hashes[..points.len()].to_vec();
@@ -272,7 +280,10 @@ fn edits_equal_builds() {
 fn edit_to_and_from_empty() {
     let mut fresh = points_of(3, 0, 10);
     let grown = Points::default().edited(&[], &mut fresh, many_names, None);
-    assert_eq!(grown.iter().collect::<Vec<_>>(), sorted_reference(&[(3, 10)]));
+    assert_eq!(
+        grown.iter().collect::<Vec<_>>(),
+        sorted_reference(&[(3, 10)])
+    );
     check_equivalent(&grown, "grown from empty");
     let gone = grown.edited(&points_of(3, 0, 10), &mut [], many_names, None);
     assert_eq!(gone.len(), 0);
