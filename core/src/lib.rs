@@ -52,6 +52,7 @@ pub mod hash;
 pub mod health;
 pub mod jump;
 pub mod maglev;
+pub mod many;
 pub mod node;
 pub mod pick;
 pub mod placement;
@@ -61,6 +62,7 @@ pub mod router;
 
 pub use cluster::Cluster;
 pub use error::{Error, Result};
+pub use many::{GroupBy, KeyGroups};
 pub use node::{Node, NodeIndex, NodeState, NodeTable};
 pub use placement::{Liveness, Placement};
 pub use ring::{ReplicaIter, Replicas, Ring, RingBuilder, RingIndex};

@@ -292,6 +292,38 @@ impl Placement for RingIndex {
         }
     }
 
+    fn route_hashes<L: Liveness + ?Sized>(
+        &self,
+        hashes: &[u64],
+        live: &L,
+        out: &mut [Option<NodeIndex>],
+    ) {
+        if !live.all_up() || self.is_empty() {
+            for (out, &hash) in out.iter_mut().zip(hashes) {
+                *out = self.route(hash, live);
+            }
+            return;
+        }
+        // Each step of the lookup runs for a whole batch before the next, so
+        // the batch's loads (independent of each other) overlap their misses.
+        let mut at = [0usize; crate::many::BATCH];
+        for (hashes, out) in hashes
+            .chunks(crate::many::BATCH)
+            .zip(out.chunks_mut(crate::many::BATCH))
+        {
+            let at = &mut at[..hashes.len()];
+            for (i, &hash) in at.iter_mut().zip(hashes) {
+                *i = self.points.start(hash);
+            }
+            for (i, &hash) in at.iter_mut().zip(hashes) {
+                *i = self.points.scan(*i, hash);
+            }
+            for (out, &i) in out.iter_mut().zip(at.iter()) {
+                *out = Some(NodeIndex::new(self.points.owner(i)));
+            }
+        }
+    }
+
     fn route_n<L: Liveness + ?Sized>(&self, hash: u64, live: &L, out: &mut [NodeIndex]) -> usize {
         let want = out.len().min(live.up_count());
         let len = self.points.len();

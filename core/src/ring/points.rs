@@ -130,8 +130,18 @@ impl Points {
     /// below it (the caller wraps, or reads [`owner`](Points::owner)`(len)`).
     #[inline]
     pub fn find_raw(&self, hash: u64) -> usize {
-        let b = bucket_of(hash, self.buckets);
-        let i = self.starts[b] as usize;
+        self.scan(self.start(hash), hash)
+    }
+
+    /// First step of a lookup: the first point in or after `hash`'s bucket.
+    #[inline(always)]
+    pub fn start(&self, hash: u64) -> usize {
+        self.starts[bucket_of(hash, self.buckets)] as usize
+    }
+
+    /// Second step: from `start(hash)` to the first point `>= hash`.
+    #[inline(always)]
+    pub fn scan(&self, i: usize, hash: u64) -> usize {
         let window: &[u64; WINDOW] = self.hashes[i..i + WINDOW].try_into().expect("padded");
         let below = count_below(window, hash);
         if below < WINDOW {

@@ -154,6 +154,35 @@ impl<T> Snapshot<T> {
         }
     }
 
+    /// Routes every key of `keys` into `out` (`out[i]` for `keys[i]`),
+    /// overlapping the lookups of independent keys; see
+    /// [`Cluster::route_many`](crate::Cluster::route_many). Panics if `out`
+    /// is shorter than `keys`.
+    pub fn route_many<K: AsRef<[u8]>>(&self, keys: &[K], out: &mut [Option<NodeIndex>]) {
+        crate::many::route_keys(&*self.members.placement, &self.health, keys, out)
+    }
+
+    /// Splits `keys` into one batch per node; see
+    /// [`Cluster::group`](crate::Cluster::group).
+    pub fn group<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        by: crate::many::GroupBy,
+        out: &mut crate::many::KeyGroups,
+    ) -> crate::Result<()> {
+        let slots = self.members.table.capacity();
+        let placement = &*self.members.placement;
+        out.fill(keys, slots, |keys, owners| match by {
+            crate::many::GroupBy::Failover => {
+                crate::many::route_keys(placement, &self.health, keys, owners)
+            }
+            crate::many::GroupBy::Primary => {
+                let all = crate::placement::AllUp(slots);
+                crate::many::route_keys(placement, &all, keys, owners)
+            }
+        })
+    }
+
     /// Up to `n` distinct up nodes for `key`, primary first.
     pub fn route_n<K: AsRef<[u8]> + ?Sized>(&self, key: &K, n: usize) -> Replicas {
         let hash = key_hash(key.as_ref());
