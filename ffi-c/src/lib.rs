@@ -45,6 +45,14 @@ mod lease;
 
 mod args;
 
+mod batch;
+
+pub use batch::{
+    RINGROUTE_CHANGE_ADD, RINGROUTE_CHANGE_MARK_DOWN, RINGROUTE_CHANGE_MARK_UP,
+    RINGROUTE_CHANGE_REMOVE, RINGROUTE_CHANGE_SET_WEIGHT, RINGROUTE_NO_NODE, ringroute_apply,
+    ringroute_change, ringroute_change_kind, ringroute_group, ringroute_groups, ringroute_key,
+    ringroute_route_many,
+};
 pub use config::{
     RINGROUTE_ALGORITHM_JUMP, RINGROUTE_ALGORITHM_MAGLEV, RINGROUTE_ALGORITHM_RENDEZVOUS,
     RINGROUTE_ALGORITHM_RING, RINGROUTE_PICKER_LEAST_CONNECTIONS,

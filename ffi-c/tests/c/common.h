@@ -40,4 +40,10 @@ void test_every_algorithm(void);
 void test_keyless_picks(void);
 void test_threads_route_while_membership_changes(void);
 
+/* test_batch.c */
+void test_route_many_matches_route(void);
+void test_group_layout(void);
+void test_apply_batch(void);
+void test_batch_errors(void);
+
 #endif

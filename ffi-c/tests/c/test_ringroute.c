@@ -198,6 +198,10 @@ int main(void) {
     RUN_TEST(test_every_algorithm);
     RUN_TEST(test_keyless_picks);
     RUN_TEST(test_threads_route_while_membership_changes);
+    RUN_TEST(test_route_many_matches_route);
+    RUN_TEST(test_group_layout);
+    RUN_TEST(test_apply_batch);
+    RUN_TEST(test_batch_errors);
     return harness_finish();
 }
 
