@@ -162,6 +162,17 @@ impl<T> Snapshot<T> {
         crate::many::route_keys(&*self.members.placement, &self.health, keys, out)
     }
 
+    /// The primary node of `key` whatever its health (the node
+    /// [`GroupBy::Primary`](crate::GroupBy::Primary) groups it under);
+    /// `None` only when there is no member.
+    pub fn primary<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<NodeIndex> {
+        let all = crate::placement::AllUp(self.members.table.capacity());
+        if self.members.table.is_empty() {
+            return None;
+        }
+        self.members.placement.route(key_hash(key.as_ref()), &all)
+    }
+
     /// Splits `keys` into one batch per node; see
     /// [`Cluster::group`](crate::Cluster::group).
     pub fn group<K: AsRef<[u8]>>(
