@@ -122,35 +122,29 @@ impl<T: Clone> Control<T> {
             }
             return Ok(());
         }
-        let mut table = self.nodes.clone();
-        // Manual states by slot of `table`, dropped when the node leaves.
-        let mut marks: Vec<(NodeIndex, bool)> = Vec::new();
-        for change in changes {
-            match change {
-                Change::Add {
-                    name,
-                    weight,
-                    payload,
-                } => {
-                    table.insert(&name, weight, payload)?;
-                }
-                Change::Remove { name } => {
-                    let node = table.require(&name)?;
-                    table.remove(node);
-                    marks.retain(|&(n, _)| n != node);
-                }
-                Change::SetWeight { name, weight } => {
-                    let node = table.require(&name)?;
-                    table.set_weight(node, weight)?;
-                }
-                Change::SetState { name, state } => {
-                    let node = table.require(&name)?;
-                    marks.retain(|&(n, _)| n != node);
-                    marks.push((node, state == NodeState::Down));
-                }
+        // Replayed on the writer's table in place: the published table is an
+        // exact copy of it (every membership change publishes), so it serves
+        // as the "before" of the diff, and as the way back on an error.
+        let Some(published) = self.published_members() else {
+            let mut table = self.nodes.clone();
+            let marks = replay(&mut table, changes)?;
+            self.commit(table)?;
+            return self.mark(marks);
+        };
+        let marks = match replay(&mut self.nodes, changes)
+            .and_then(|marks| self.placement().check_table(&self.nodes).map(|()| marks))
+        {
+            Ok(marks) => marks,
+            Err(e) => {
+                self.nodes = published.table.clone();
+                return Err(e);
             }
-        }
-        self.commit(table)?;
+        };
+        self.placed_from(&published.table);
+        self.mark(marks)
+    }
+
+    fn mark(&mut self, marks: Vec<(NodeIndex, bool)>) -> Result<()> {
         for (node, down) in marks {
             self.set_down(node, down);
         }
@@ -169,6 +163,13 @@ impl<T: Clone> Control<T> {
     pub(super) fn commit(&mut self, table: NodeTable<T>) -> Result<()> {
         self.placement().check_table(&table)?;
         let old = std::mem::replace(&mut self.nodes, table);
+        self.placed_from(&old);
+        Ok(())
+    }
+
+    /// Brings the placement and per-slot state from the table `old` to the
+    /// current (checked) table.
+    fn placed_from(&mut self, old: &NodeTable<T>) {
         // A slot whose occupant changed (left, or left and was reused) lost
         // its counters and health history; a fresh occupant gets new ones.
         let mut placed = false;
@@ -193,7 +194,7 @@ impl<T: Clone> Control<T> {
         if !placed {
             // Payloads only.
             self.table_changed();
-            return Ok(());
+            return;
         }
         let next = if matches!(self.placement(), AnyPlacement::Ring(_)) {
             let spare = match self.take_spare() {
@@ -203,15 +204,46 @@ impl<T: Clone> Control<T> {
             let AnyPlacement::Ring(current) = self.placement() else {
                 unreachable!("a ring")
             };
-            AnyPlacement::Ring(current.updated(&old, &self.nodes, spare))
+            AnyPlacement::Ring(current.updated(old, &self.nodes, spare))
         } else {
             let mut next = self.placement().clone();
             next.rebuild(&self.nodes);
             next
         };
         self.set_placement(next);
-        Ok(())
     }
+}
+
+/// Replays `changes` on `table`; the manual marks to apply afterwards, by
+/// slot of the final table (a node that leaves drops its mark).
+fn replay<T>(table: &mut NodeTable<T>, changes: Vec<Change<T>>) -> Result<Vec<(NodeIndex, bool)>> {
+    let mut marks: Vec<(NodeIndex, bool)> = Vec::new();
+    for change in changes {
+        match change {
+            Change::Add {
+                name,
+                weight,
+                payload,
+            } => {
+                table.insert(&name, weight, payload)?;
+            }
+            Change::Remove { name } => {
+                let node = table.require(&name)?;
+                table.remove(node);
+                marks.retain(|&(n, _)| n != node);
+            }
+            Change::SetWeight { name, weight } => {
+                let node = table.require(&name)?;
+                table.set_weight(node, weight)?;
+            }
+            Change::SetState { name, state } => {
+                let node = table.require(&name)?;
+                marks.retain(|&(n, _)| n != node);
+                marks.push((node, state == NodeState::Down));
+            }
+        }
+    }
+    Ok(marks)
 }
 
 #[cfg(test)]
@@ -263,6 +295,29 @@ mod tests {
         assert_eq!(grown.members.placement.as_ring().unwrap().len(), 51 * 160);
         // The manual mark survives the membership change.
         assert_eq!(router.health("n4"), Some(crate::router::NodeHealth::Down));
+    }
+
+    #[test]
+    fn a_refused_batch_leaves_the_writer_table_as_it_was() {
+        let router: Router = (0..10)
+            .fold(Router::builder(), |b, i| b.node(&format!("n{i}"), 1.0))
+            .build()
+            .unwrap();
+        router.remove("n3").unwrap(); // a free slot, reused by the next add
+        let before = ring_points(&router);
+        let refused = router.apply([
+            Change::add("x", 1.0, ()),
+            Change::remove("n4"),
+            Change::set_weight("n5", 2.0),
+            Change::remove("nobody"),
+        ]);
+        assert!(refused.is_err());
+        assert!(router.apply([Change::add("y", f64::NAN, ())]).is_err());
+        assert_eq!(ring_points(&router), before);
+        // The free slot is still the next one, n4 still a member.
+        assert_eq!(router.add("z", 1.0).unwrap().get(), 3);
+        assert!(router.snapshot().index_of("n4").is_some());
+        assert_eq!(ring_points(&router), fresh_points(&router));
     }
 
     #[test]

@@ -129,6 +129,15 @@ impl<T: Clone> Control<T> {
         Arc::try_unwrap(self.spare.take()?).ok()
     }
 
+    /// The last published membership, when it is still the current one
+    /// (its table equals `nodes`).
+    pub(super) fn published_members(&self) -> Option<Arc<Members<T>>> {
+        self.members
+            .as_ref()
+            .filter(|_| !self.table_changed)
+            .map(Arc::clone)
+    }
+
     /// The table changed without the placement (a payload).
     pub(super) fn table_changed(&mut self) {
         self.table_changed = true;
