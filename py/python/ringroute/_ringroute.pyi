@@ -35,12 +35,6 @@ Nodes = Union[
 
 Health = Literal["up", "down", "ejected", "unreachable"]
 
-Change = Union[
-    Tuple[Literal["add", "remove", "mark_down", "mark_up"], str],
-    Tuple[Literal["add", "set_weight"], str, Weight],
-]
-"""One change for ``Router.apply``: ``(op, name)`` or ``(op, name, weight)``."""
-
 _Self = TypeVar("_Self")
 
 class EmptyRingError(LookupError):
@@ -196,8 +190,17 @@ class Router:
     def route_many(self, keys: Iterable[Key]) -> List[str]: ...
     def group(self, keys: Iterable[Key], failover: bool = True) -> Dict[str, List[int]]:
         """Key positions per node (for a multi-get), in one snapshot."""
-    def apply(self, changes: Iterable[Change]) -> None:
-        """Several changes at once, all or nothing, one publication."""
+    def apply(
+        self,
+        changes: Iterable[
+            Union[
+                Tuple[Literal["add", "remove", "mark_down", "mark_up"], str],
+                Tuple[Literal["add", "set_weight"], str, Weight],
+            ]
+        ],
+    ) -> None:
+        """Several changes at once, all or nothing, one publication: each
+        ``(op, name)`` or ``(op, name, weight)``."""
     def failover(self, key: Key) -> List[str]:
         """Every healthy node in ``key``'s failover order."""
     def lease(self, key: Key) -> Lease:
