@@ -177,7 +177,7 @@ fn updates(c: &mut Criterion, nodes: usize, heavy: bool) {
     g.bench_function("add_or_remove", |b| {
         b.iter_custom(|iters| {
             let t = alternating(iters, |i| {
-                if i % 2 == 0 {
+                if i & 1 == 0 {
                     r.add("extra", 1.0).unwrap();
                 } else {
                     r.remove("extra").unwrap();
@@ -191,7 +191,7 @@ fn updates(c: &mut Criterion, nodes: usize, heavy: bool) {
         g.bench_function("set_weight", |b| {
             b.iter_custom(|iters| {
                 alternating(iters, |i| {
-                    r.set_weight(&name(7), if i % 2 == 0 { 2.0 } else { 1.0 })
+                    r.set_weight(&name(7), if i & 1 == 0 { 2.0 } else { 1.0 })
                         .unwrap()
                 })
             })
@@ -199,7 +199,7 @@ fn updates(c: &mut Criterion, nodes: usize, heavy: bool) {
         g.bench_function("mark_down_or_up", |b| {
             b.iter_custom(|iters| {
                 let t = alternating(iters, |i| {
-                    if i % 2 == 0 {
+                    if i & 1 == 0 {
                         r.mark_down(&name(7)).unwrap();
                     } else {
                         r.mark_up(&name(7)).unwrap();
@@ -218,7 +218,7 @@ fn updates(c: &mut Criterion, nodes: usize, heavy: bool) {
         g.bench_function("replace_10pct", |b| {
             b.iter_custom(|iters| {
                 let t = alternating(iters, |i| {
-                    let to = if i % 2 == 0 { &b_ } else { &a };
+                    let to = if i & 1 == 0 { &b_ } else { &a };
                     r.replace(to.iter().cloned()).unwrap();
                 });
                 r.replace(a.iter().cloned()).unwrap();
@@ -241,13 +241,12 @@ fn updates(c: &mut Criterion, nodes: usize, heavy: bool) {
         };
         g.bench_function("apply_100", |b| {
             b.iter_custom(|iters| {
-                alternating(iters, |i| r.apply(batch(i % 2 == 0)).unwrap())
-                    + {
-                        if iters % 2 == 1 {
-                            r.apply(batch(false)).unwrap();
-                        }
-                        Duration::ZERO
+                alternating(iters, |i| r.apply(batch(i & 1 == 0)).unwrap()) + {
+                    if iters & 1 == 1 {
+                        r.apply(batch(false)).unwrap();
                     }
+                    Duration::ZERO
+                }
             })
         });
     }
@@ -309,7 +308,7 @@ fn readers(c: &mut Criterion) {
         std::thread::spawn(move || {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                if i % 2 == 0 {
+                if i & 1 == 0 {
                     r.add("extra", 1.0).unwrap();
                 } else {
                     r.remove("extra").unwrap();
