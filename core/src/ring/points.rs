@@ -277,7 +277,16 @@ impl Points {
         // so the lookups sweep forward through memory.
         let mut drops = drops.to_vec();
         drops.sort_unstable();
-        let mut gone: Vec<usize> = drops.iter().map(|&(p, o)| self.locate(p, o)).collect();
+        let mut gone: Vec<usize> = Vec::with_capacity(drops.len());
+        for (k, &(p, o)) in drops.iter().enumerate() {
+            // Two equal points of one node (2^-64) are two entries: the
+            // second is found after the first.
+            let from = match k.checked_sub(1) {
+                Some(prev) if drops[prev] == (p, o) => gone[prev] + 1,
+                _ => self.find_raw(p),
+            };
+            gone.push(self.locate(from, p, o));
+        }
         gone.sort_unstable();
         debug_assert!(
             gone.windows(2).all(|w| w[0] < w[1]),
@@ -392,9 +401,9 @@ impl Points {
         points
     }
 
-    /// Position of the point `(hash, owner)`, which must be on the ring.
-    fn locate(&self, hash: u64, owner: u32) -> usize {
-        let mut i = self.find_raw(hash);
+    /// Position of the point `(hash, owner)` at or after `i` (which must
+    /// not be past it), which must be on the ring.
+    fn locate(&self, mut i: usize, hash: u64, owner: u32) -> usize {
         while self.owners[i] != owner || self.hashes[i] != hash {
             debug_assert!(self.hashes[i] == hash, "dropped point not on the ring");
             i += 1;
