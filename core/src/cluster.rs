@@ -167,6 +167,45 @@ impl<P: Placement, T> Cluster<P, T> {
         self.route_hash(self.placement.key_hash(key.as_ref()))
     }
 
+    /// Routes every key of `keys` into `out` (`out[i]` for `keys[i]`), the
+    /// same answers as [`route`](Cluster::route), with the lookups of
+    /// independent keys overlapped (see [`many`](crate::many)). Never
+    /// allocates. Panics if `out` is shorter than `keys`.
+    pub fn route_many<K: AsRef<[u8]>>(&self, keys: &[K], out: &mut [Option<NodeIndex>]) {
+        crate::many::route_keys(&self.placement, &self.nodes, keys, out)
+    }
+
+    /// [`route_many`](Cluster::route_many) for key hashes computed elsewhere.
+    pub fn route_many_hashes(&self, hashes: &[u64], out: &mut [Option<NodeIndex>]) {
+        assert!(
+            out.len() >= hashes.len(),
+            "route_many_hashes: `out` is shorter than `hashes`"
+        );
+        self.placement.route_hashes(hashes, &self.nodes, out)
+    }
+
+    /// Splits `keys` into one batch per node (for a multi-get): the node
+    /// that serves each key now ([`GroupBy::Failover`](crate::many::GroupBy)),
+    /// or each key's primary whatever its health. Fails only with more than
+    /// `u32::MAX` keys.
+    pub fn group<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        by: crate::many::GroupBy,
+        out: &mut crate::many::KeyGroups,
+    ) -> Result<()> {
+        let slots = self.nodes.capacity();
+        out.fill(keys, slots, |keys, owners| match by {
+            crate::many::GroupBy::Failover => {
+                crate::many::route_keys(&self.placement, &self.nodes, keys, owners)
+            }
+            crate::many::GroupBy::Primary => {
+                let all = crate::placement::AllUp(slots);
+                crate::many::route_keys(&self.placement, &all, keys, owners)
+            }
+        })
+    }
+
     /// Routes a key hash computed elsewhere.
     #[inline]
     pub fn route_hash(&self, hash: u64) -> Option<NodeIndex> {

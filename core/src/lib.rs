@@ -53,6 +53,7 @@ pub mod hash;
 pub mod health;
 pub mod jump;
 pub mod maglev;
+pub mod many;
 pub mod names;
 pub mod node;
 pub mod pick;
@@ -63,6 +64,7 @@ pub mod router;
 
 pub use cluster::Cluster;
 pub use error::{Error, Result};
+pub use many::{GroupBy, KeyGroups};
 pub use node::{Node, NodeIndex, NodeState, NodeTable};
 pub use placement::{Liveness, Placement};
 pub use ring::{ReplicaIter, Replicas, Ring, RingBuilder, RingIndex};

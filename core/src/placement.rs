@@ -115,6 +115,21 @@ pub trait Placement: Clone + Send + Sync {
     /// The up node serving a key whose hash is `hash`; `None` if none is up.
     fn route<L: Liveness + ?Sized>(&self, hash: u64, live: &L) -> Option<NodeIndex>;
 
+    /// Routes each of `hashes` into `out` (`out[i]` for `hashes[i]`, `out`
+    /// at least as long): the same answers as [`route`](Placement::route).
+    /// Placements override it to overlap the cache misses of independent
+    /// lookups.
+    fn route_hashes<L: Liveness + ?Sized>(
+        &self,
+        hashes: &[u64],
+        live: &L,
+        out: &mut [Option<NodeIndex>],
+    ) {
+        for (out, &hash) in out.iter_mut().zip(hashes) {
+            *out = self.route(hash, live);
+        }
+    }
+
     /// Fills `out` with up to `out.len()` distinct up nodes for `hash`,
     /// primary first, and returns how many it wrote. Never allocates.
     fn route_n<L: Liveness + ?Sized>(&self, hash: u64, live: &L, out: &mut [NodeIndex]) -> usize;

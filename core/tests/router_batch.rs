@@ -178,3 +178,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn snapshot_and_reader_route_many_equal_route() {
+    for algorithm in algorithms() {
+        let r = router(algorithm.clone(), 12);
+        r.mark_down("node-4").unwrap();
+        let keys: Vec<String> = (0..500).map(|i| format!("k{i}")).collect();
+        let snap = r.snapshot();
+        let mut out = vec![None; keys.len()];
+        snap.route_many(&keys, &mut out);
+        let mut reader = r.reader();
+        let mut via_reader = vec![None; keys.len()];
+        reader.route_many(&keys, &mut via_reader);
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(out[i], snap.route(k), "{algorithm:?}");
+            assert_eq!(via_reader[i], snap.route(k), "{algorithm:?}");
+        }
+        let mut groups = ringroute::KeyGroups::new();
+        snap.group(&keys, ringroute::GroupBy::Failover, &mut groups)
+            .unwrap();
+        let down = snap.index_of("node-4").unwrap();
+        assert!(!groups.nodes().contains(&down));
+        assert_eq!(groups.positions().len(), keys.len());
+        snap.group(&keys, ringroute::GroupBy::Primary, &mut groups)
+            .unwrap();
+        assert!(groups.nodes().contains(&down), "{algorithm:?}");
+    }
+}

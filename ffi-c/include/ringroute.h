@@ -60,6 +60,12 @@
 #define RINGROUTE_DEFAULT_OVERPROVISIONING 1.4
 
 /**
+ * The node index the batch calls write for a key that no node serves (no
+ * node is up, or the router is empty).
+ */
+#define RINGROUTE_NO_NODE UINT32_MAX
+
+/**
  * What a call did. Every function that can fail returns one; `RINGROUTE_OK`
  * (0) is success, any other value is an error, and
  * `ringroute_last_error()` then says what went wrong in words.
@@ -389,6 +395,83 @@ typedef uint32_t ringroute_tier_policy;
 typedef uint32_t ringroute_outcome;
 
 /**
+ * A key for the batch calls: `len` bytes at `data` (`data` may be NULL
+ * only when `len` is 0).
+ */
+typedef struct ringroute_key {
+    /**
+     * The key's bytes.
+     */
+    const uint8_t *data;
+    /**
+     * The key's length in bytes.
+     */
+    size_t len;
+} ringroute_key;
+
+/**
+ * Where `ringroute_group()` writes: four arrays the caller allocates, each
+ * sized by the number of keys `n`.
+ *
+ * * `owners[i]` (`n` entries): the node of key `i`, or `RINGROUTE_NO_NODE`.
+ * * `nodes[g]` (up to `n` entries): the distinct nodes, in order of their
+ *   first key; `*n_groups_out` of them are written.
+ * * `offsets[g]` (up to `n + 1` entries): group `g`'s keys are
+ *   `positions[offsets[g]]` up to (excluding) `positions[offsets[g + 1]]`;
+ *   `n_groups + 1` entries are written, `offsets[0] = 0`.
+ * * `positions` (`n` entries): key positions grouped by node, ascending
+ *   within a group; the keys no node serves follow, from
+ *   `offsets[n_groups]` to `n`.
+ */
+typedef struct ringroute_groups {
+    /**
+     * The node of each key (`n` entries).
+     */
+    uint32_t *owners;
+    /**
+     * The distinct nodes (room for `n`).
+     */
+    uint32_t *nodes;
+    /**
+     * Group boundaries in `positions` (room for `n + 1`).
+     */
+    uint32_t *offsets;
+    /**
+     * Key positions grouped by node, unrouted keys last (`n` entries).
+     */
+    uint32_t *positions;
+} ringroute_groups;
+
+/**
+ * What a `ringroute_change` does: one of the `RINGROUTE_CHANGE_*`
+ * constants (a plain integer; an unknown value is
+ * `RINGROUTE_INVALID_ARGUMENT`).
+ */
+typedef uint32_t ringroute_change_kind;
+
+/**
+ * One membership change for `ringroute_apply()`.
+ */
+typedef struct ringroute_change {
+    /**
+     * A `RINGROUTE_CHANGE_*` value.
+     */
+    ringroute_change_kind kind;
+    /**
+     * The node's name (not empty).
+     */
+    const uint8_t *name;
+    /**
+     * The name's length in bytes.
+     */
+    size_t name_len;
+    /**
+     * The weight, for `RINGROUTE_CHANGE_ADD` and `RINGROUTE_CHANGE_SET_WEIGHT`.
+     */
+    double weight;
+} ringroute_change;
+
+/**
  * The native hash ring (spec v2) with `vnodes` points per unit weight. The
  * default; the golden vectors of `docs/ring-spec.md` hold for it.
  */
@@ -469,6 +552,31 @@ typedef uint32_t ringroute_outcome;
  * for its own reasons): only the in-flight count changes.
  */
 #define RINGROUTE_OUTCOME_ABANDONED 2
+
+/**
+ * A node joins (up) with `weight`.
+ */
+#define RINGROUTE_CHANGE_ADD 0
+
+/**
+ * A node leaves (`weight` ignored).
+ */
+#define RINGROUTE_CHANGE_REMOVE 1
+
+/**
+ * A node takes `weight`.
+ */
+#define RINGROUTE_CHANGE_SET_WEIGHT 2
+
+/**
+ * A node is marked down by hand (`weight` ignored).
+ */
+#define RINGROUTE_CHANGE_MARK_DOWN 3
+
+/**
+ * A node is marked up by hand (`weight` ignored).
+ */
+#define RINGROUTE_CHANGE_MARK_UP 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -1477,6 +1585,93 @@ enum ringroute_status ringroute_router_new_compat(const struct ringroute_config 
                                                   const struct ringroute_node *nodes,
                                                   size_t n_nodes,
                                                   struct ringroute_router **router_out);
+
+/**
+ * Writes `nodes_out[i]`, the up node serving `keys[i]`, for every key, or
+ * `RINGROUTE_NO_NODE` when no node is up (not an error). All keys are
+ * routed in one snapshot, with the lookups of independent keys overlapped
+ * (faster per key than `ringroute_route()` on large rings).
+ *
+ * Layout: `keys` is an array of `n_keys` `ringroute_key`; `nodes_out` an
+ * array of `n_keys` `uint32_t`. `n_keys` may be 0 (then both may be NULL).
+ *
+ * Ownership: borrows `router`, `keys` and the keys' bytes for the call.
+ *
+ * Thread-safety: as `ringroute_route()`; never locks, never allocates.
+ *
+ * Errors: `RINGROUTE_NULL_POINTER` (`router` NULL, `keys` or `nodes_out`
+ * NULL with `n_keys > 0`, a key's `data` NULL with `len > 0`: then nothing
+ * is written), `RINGROUTE_INVALID_ARGUMENT` (`n_keys` too large).
+ *
+ * # Safety
+ *
+ * `router` must be NULL or live; `keys` NULL or readable for `n_keys` keys,
+ * each key's bytes readable; `nodes_out` NULL or writable for `n_keys`
+ * values, not overlapping `keys`.
+ */
+enum ringroute_status ringroute_route_many(const struct ringroute_router *router,
+                                           const struct ringroute_key *keys,
+                                           size_t n_keys,
+                                           uint32_t *nodes_out);
+
+/**
+ * Splits `keys` into one batch per node, for a multi-get or a fan-out
+ * call: each key goes to the node that serves it now (`primary` = 0: a
+ * down node's keys go to their next up replica, as `ringroute_route()`
+ * answers) or to its primary whatever its health (`primary` = 1). The
+ * layout is described at `ringroute_groups`; `*n_groups_out` receives the
+ * number of groups.
+ *
+ * Ownership: borrows `router`, `keys` and the keys' bytes; writes into the
+ * caller's arrays.
+ *
+ * Thread-safety: as `ringroute_route()` (one snapshot for all keys); it
+ * allocates working memory proportional to `n_keys`.
+ *
+ * Errors: `RINGROUTE_NULL_POINTER` (`router`, `groups`, `n_groups_out` or
+ * one of the arrays NULL with `n_keys > 0`, a key's `data` NULL with
+ * `len > 0`), `RINGROUTE_INVALID_ARGUMENT` (`primary` not 0 or 1, or
+ * `n_keys` of 2^32 - 1 or more). On error nothing is written.
+ *
+ * # Safety
+ *
+ * `router` must be NULL or live; `keys` NULL or readable for `n_keys` keys,
+ * each key's bytes readable; `groups` NULL or readable, its arrays writable
+ * for the sizes above and not overlapping; `n_groups_out` NULL or writable.
+ */
+enum ringroute_status ringroute_group(const struct ringroute_router *router,
+                                      const struct ringroute_key *keys,
+                                      size_t n_keys,
+                                      uint32_t primary,
+                                      const struct ringroute_groups *groups,
+                                      size_t *n_groups_out);
+
+/**
+ * Applies `n_changes` changes in order, all or nothing, and publishes them
+ * as one snapshot: threads that route see all of them or none. A node may
+ * leave and another join in the same batch. The placement changes once,
+ * so a batch costs at most about one fresh build however many nodes it
+ * touches; a batch of up/down marks alone copies nothing.
+ *
+ * Ownership: borrows `router` and `changes`; names are copied.
+ *
+ * Thread-safety: as `ringroute_add()`.
+ *
+ * Errors: `RINGROUTE_NULL_POINTER` (`router` NULL, `changes` NULL with
+ * `n_changes > 0`, a name NULL with a length), `RINGROUTE_INVALID_ARGUMENT`
+ * (unknown kind, empty name), `RINGROUTE_INVALID_WEIGHT`,
+ * `RINGROUTE_DUPLICATE_NODE`, `RINGROUTE_UNKNOWN_NODE`,
+ * `RINGROUTE_LIMIT_EXCEEDED`: the first bad change is reported and the
+ * router is unchanged.
+ *
+ * # Safety
+ *
+ * `router` must be NULL or live; `changes` NULL or readable for
+ * `n_changes` changes, each name readable for its length.
+ */
+enum ringroute_status ringroute_apply(const struct ringroute_router *router,
+                                      const struct ringroute_change *changes,
+                                      size_t n_changes);
 
 #ifdef __cplusplus
 }  // extern "C"

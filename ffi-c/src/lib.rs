@@ -58,6 +58,14 @@ pub use compat::{
     ringroute_compat_set_hash_tag, ringroute_compat_set_ketama, ringroute_compat_set_ring_size,
     ringroute_compat_set_table_size, ringroute_compat_set_uhashring, ringroute_router_new_compat,
 };
+mod batch;
+
+pub use batch::{
+    RINGROUTE_CHANGE_ADD, RINGROUTE_CHANGE_MARK_DOWN, RINGROUTE_CHANGE_MARK_UP,
+    RINGROUTE_CHANGE_REMOVE, RINGROUTE_CHANGE_SET_WEIGHT, RINGROUTE_NO_NODE, ringroute_apply,
+    ringroute_change, ringroute_change_kind, ringroute_group, ringroute_groups, ringroute_key,
+    ringroute_route_many,
+};
 pub use config::{
     RINGROUTE_ALGORITHM_JUMP, RINGROUTE_ALGORITHM_MAGLEV, RINGROUTE_ALGORITHM_RENDEZVOUS,
     RINGROUTE_ALGORITHM_RING, RINGROUTE_PICKER_LEAST_CONNECTIONS,

@@ -175,7 +175,7 @@ impl PyRouter {
         snapshot
             .nodes()
             .iter()
-            .filter(|(_, n)| !n.is_up())
+            .filter(|&(i, _)| snapshot.health(i) == Some(NodeHealth::Down))
             .map(|(_, n)| n.payload().clone())
             .collect()
     }
@@ -185,7 +185,10 @@ impl PyRouter {
         let mut v: Vec<_> = snapshot
             .nodes()
             .iter()
-            .map(|(_, n)| (n.name().to_vec(), n.weight(), n.is_up()))
+            .map(|(i, n)| {
+                let manually_up = snapshot.health(i) != Some(NodeHealth::Down);
+                (n.name().to_vec(), n.weight(), manually_up)
+            })
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
@@ -479,6 +482,100 @@ impl PyRouter {
             return Err(no_route(snapshot.nodes().len()));
         };
         names_list(py, routed.into_iter(), |i| name_at(&snapshot, i))
+    }
+
+    /// Splits ``keys`` into one batch per node, for a multi-get or a fan-out
+    /// call: ``{name: [positions of its keys]}``, nodes in order of their
+    /// first key, positions ascending. Each key goes to the node that serves
+    /// it now (``failover=True``: a down node's keys go to their next
+    /// replica) or to its primary whatever its health (``failover=False``).
+    /// All in one snapshot, routed with the GIL released.
+    #[pyo3(signature = (keys, failover=true))]
+    fn group<'py>(
+        &self,
+        py: Python<'py>,
+        keys: &Bound<'py, PyAny>,
+        failover: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let snapshot = self.router.snapshot();
+        let routed = if failover {
+            route_batch(keys, &*snapshot, |s, k| s.route(k))?
+        } else {
+            route_batch(keys, &*snapshot, |s, k| s.primary(k))?
+        };
+        let Some(routed) = routed else {
+            return Err(no_route(snapshot.nodes().len()));
+        };
+        // Groups numbered by first appearance, via a per-slot table.
+        let mut group_of = vec![usize::MAX; snapshot.nodes().capacity()];
+        let mut groups: Vec<(NodeIndex, Vec<usize>)> = Vec::new();
+        for (position, node) in routed.into_iter().enumerate() {
+            let g = &mut group_of[node.as_usize()];
+            if *g == usize::MAX {
+                *g = groups.len();
+                groups.push((node, Vec::new()));
+            }
+            groups[*g].1.push(position);
+        }
+        let out = PyDict::new(py);
+        for (node, positions) in groups {
+            out.set_item(name_at(&snapshot, node).0.bind(py), positions)?;
+        }
+        Ok(out)
+    }
+
+    /// Applies several changes at once, all or nothing, published as one
+    /// snapshot (readers see all of them or none). Each change is a tuple:
+    /// ``("add", name)``, ``("add", name, weight)``, ``("remove", name)``,
+    /// ``("set_weight", name, weight)``, ``("mark_down", name)`` or
+    /// ``("mark_up", name)``. The ring changes once, so a batch costs at most
+    /// about one fresh build however many nodes it touches.
+    fn apply(&self, changes: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut list = Vec::new();
+        for change in changes.try_iter()? {
+            let change = change?;
+            let Ok(fields) = change.cast::<PyTuple>() else {
+                return Err(PyTypeError::new_err(format!(
+                    "each change is a tuple (op, name[, weight]), not {}",
+                    crate::keys::type_name(&change)
+                )));
+            };
+            let n = fields.len();
+            if !(2..=3).contains(&n) {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "a change has 2 or 3 fields (op, name[, weight]), not {n}"
+                )));
+            }
+            let op_obj = fields.get_item(0)?;
+            let Ok(op) = op_obj.cast::<PyString>() else {
+                return Err(PyTypeError::new_err("a change's op must be a str"));
+            };
+            let op = op.to_cow()?;
+            let name = fields.get_item(1)?;
+            let weight = if n == 3 {
+                Some(weight_of(&fields.get_item(2)?)?)
+            } else {
+                None
+            };
+            let bytes = || -> PyResult<Vec<u8>> { Ok(str_bytes(name_of(&name)?)?.to_vec()) };
+            list.push(match (&*op, weight) {
+                ("add", w) => {
+                    let (bytes, name) = name_spec(&name)?;
+                    Change::add(&bytes, w.unwrap_or(1.0), name)
+                }
+                ("remove", None) => Change::remove(&bytes()?),
+                ("set_weight", Some(w)) => Change::set_weight(&bytes()?, w),
+                ("mark_down", None) => Change::mark_down(&bytes()?),
+                ("mark_up", None) => Change::mark_up(&bytes()?),
+                (op, _) => {
+                    return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                        "unknown change ({op:?} with {n} fields): use add, remove, \
+                         set_weight, mark_down or mark_up"
+                    )));
+                }
+            });
+        }
+        self.router.apply(list).py()
     }
 
     /// Every healthy node in ``key``'s failover order: the primary, then

@@ -120,10 +120,76 @@ impl RingIndex {
 
     /// `(point, owner)` in ring order.
     pub fn points(&self) -> impl ExactSizeIterator<Item = (u64, NodeIndex)> + '_ {
-        self.points
-            .entries()
+        self.points.iter().map(|(p, o)| (p, NodeIndex::new(o)))
+    }
+
+    /// The points of `vnodes from..to` of the node named `name`, owned by `node`.
+    fn points_of(name: &[u8], node: NodeIndex, from: u32, to: u32, out: &mut Vec<(u64, u32)>) {
+        let mut hasher = crate::hash::PointHasher::new(name);
+        out.extend((from..to).map(|v| (hasher.hash(v), node.get())));
+    }
+
+    /// This ring after the membership went from `old` to `new` (both
+    /// validated), written into `spare`'s buffers when given.
+    ///
+    /// Changed nodes are applied as an edit: bulk copies between the changed
+    /// positions, which are located in ring order (a forward sweep through
+    /// memory). When the changed points exceed a third of the ring, sorting
+    /// and locating them costs more than a build, and the ring is built
+    /// afresh. Either way the cost is at most about one build.
+    pub(crate) fn updated<T>(
+        &self,
+        old: &NodeTable<T>,
+        new: &NodeTable<T>,
+        spare: Option<RingIndex>,
+    ) -> RingIndex {
+        let spare = spare.map(|s| s.points);
+        let count = |w: f64| points_for(self.vnodes, w).expect("validated");
+        let name_of = |i: u32| new.get(NodeIndex::new(i)).map_or(&[][..], |n| n.name());
+        let limit = self.points.len() / 3;
+        let (mut drops, mut fresh) = (Vec::new(), Vec::new());
+        let slots = old.capacity().max(new.capacity());
+        for i in 0..slots {
+            let node = NodeIndex::new(i as u32);
+            match (old.get(node), new.get(node)) {
+                (Some(a), Some(b)) if a.name() == b.name() => {
+                    let (c0, c1) = (count(a.weight()), count(b.weight()));
+                    if c1 > c0 {
+                        Self::points_of(b.name(), node, c0, c1, &mut fresh);
+                    } else {
+                        Self::points_of(a.name(), node, c1, c0, &mut drops);
+                    }
+                }
+                (a, b) => {
+                    if let Some(a) = a {
+                        Self::points_of(a.name(), node, 0, count(a.weight()), &mut drops);
+                    }
+                    if let Some(b) = b {
+                        Self::points_of(b.name(), node, 0, count(b.weight()), &mut fresh);
+                    }
+                }
+            }
+            if drops.len() + fresh.len() > limit {
+                return RingIndex {
+                    points: Self::build_points(self.vnodes, new, spare),
+                    vnodes: self.vnodes,
+                };
+            }
+        }
+        RingIndex {
+            points: self.points.edited(&drops, &mut fresh, name_of, spare),
+            vnodes: self.vnodes,
+        }
+    }
+
+    fn build_points<T>(vnodes: u32, nodes: &NodeTable<T>, spare: Option<Points>) -> Points {
+        let count = |w: f64| points_for(vnodes, w).expect("checked");
+        let list: Vec<(u32, &[u8], u32)> = nodes
             .iter()
-            .map(|e| (e.point, NodeIndex::new(e.node)))
+            .map(|(i, n)| (i.get(), n.name(), count(n.weight())))
+            .collect();
+        let total = list.iter().map(|&(_, _, c)| c as usize).sum();
+        Points::build(&list, total, |i| nodes[NodeIndex::new(i)].name(), spare)
     }
 
     fn check_total(&self, current: u64, extra: u64) -> Result<()> {
@@ -161,40 +227,38 @@ impl Placement for RingIndex {
     }
 
     fn rebuild<T>(&mut self, nodes: &NodeTable<T>) {
-        let counts: Vec<(NodeIndex, u32)> = nodes
-            .iter()
-            .map(|(i, n)| (i, points_for(self.vnodes, n.weight()).expect("checked")))
-            .collect();
-        let total = counts.iter().map(|&(_, c)| c as usize).sum();
-        self.points = Points::build(
-            counts.iter().map(|&(i, c)| (i.get(), nodes[i].name(), c)),
-            total,
-            |i| nodes[NodeIndex::new(i)].name(),
-        );
+        self.points = Self::build_points(self.vnodes, nodes, None);
     }
 
     fn node_added<T>(&mut self, nodes: &NodeTable<T>, node: NodeIndex) {
         let count = points_for(self.vnodes, nodes[node].weight()).expect("checked");
-        self.points
-            .insert(node.get(), nodes[node].name(), 0, count, |i| {
-                nodes[NodeIndex::new(i)].name()
-            });
+        let mut fresh = Vec::with_capacity(count as usize);
+        Self::points_of(nodes[node].name(), node, 0, count, &mut fresh);
+        self.points = self.points.edited(
+            &[],
+            &mut fresh,
+            |i| nodes.get(NodeIndex::new(i)).map_or(&[][..], |n| n.name()),
+            None,
+        );
     }
 
     fn node_removed<T>(&mut self, _nodes: &NodeTable<T>, node: NodeIndex) {
-        self.points.remove(node.get(), 0);
+        // The name is gone with the node: filter by owner instead.
+        self.points = self.points.without_owner(node.get());
     }
 
     fn weight_changed<T>(&mut self, nodes: &NodeTable<T>, node: NodeIndex, old: f64) {
         let old = points_for(self.vnodes, old).expect("was valid");
         let new = points_for(self.vnodes, nodes[node].weight()).expect("checked");
+        let name = nodes[node].name();
+        let name_of = |i: u32| nodes.get(NodeIndex::new(i)).map_or(&[][..], |n| n.name());
+        let mut changed = Vec::new();
         if new > old {
-            self.points
-                .insert(node.get(), nodes[node].name(), old, new, |i| {
-                    nodes[NodeIndex::new(i)].name()
-                });
+            Self::points_of(name, node, old, new, &mut changed);
+            self.points = self.points.edited(&[], &mut changed, name_of, None);
         } else if new < old {
-            self.points.remove(node.get(), new);
+            Self::points_of(name, node, new, old, &mut changed);
+            self.points = self.points.edited(&changed, &mut [], name_of, None);
         }
     }
 
@@ -204,12 +268,16 @@ impl Placement for RingIndex {
         if len == 0 {
             return None;
         }
-        let mut i = self.points.find(hash);
+        let mut i = self.points.find_raw(hash);
         if live.all_up() {
+            // Position `len` holds the first point's owner: no wrap test.
             return Some(NodeIndex::new(self.points.owner(i)));
         }
         if live.up_count() == 0 {
             return None;
+        }
+        if i == len {
+            i = 0;
         }
         // Terminates: some node is up, and every node owns at least one point.
         loop {
@@ -220,6 +288,38 @@ impl Placement for RingIndex {
             i += 1;
             if i == len {
                 i = 0;
+            }
+        }
+    }
+
+    fn route_hashes<L: Liveness + ?Sized>(
+        &self,
+        hashes: &[u64],
+        live: &L,
+        out: &mut [Option<NodeIndex>],
+    ) {
+        if !live.all_up() || self.is_empty() {
+            for (out, &hash) in out.iter_mut().zip(hashes) {
+                *out = self.route(hash, live);
+            }
+            return;
+        }
+        // Each step of the lookup runs for a whole batch before the next, so
+        // the batch's loads (independent of each other) overlap their misses.
+        let mut at = [0usize; crate::many::BATCH];
+        for (hashes, out) in hashes
+            .chunks(crate::many::BATCH)
+            .zip(out.chunks_mut(crate::many::BATCH))
+        {
+            let at = &mut at[..hashes.len()];
+            for (i, &hash) in at.iter_mut().zip(hashes) {
+                *i = self.points.start(hash);
+            }
+            for (i, &hash) in at.iter_mut().zip(hashes) {
+                *i = self.points.scan(*i, hash);
+            }
+            for (out, &i) in out.iter_mut().zip(at.iter()) {
+                *out = Some(NodeIndex::new(self.points.owner(i)));
             }
         }
     }
@@ -382,18 +482,18 @@ impl<T> Cluster<RingIndex, T> {
     /// arc lengths, no sampling.
     pub fn ownership(&self) -> Vec<(NodeIndex, f64)> {
         let mut arcs = vec![0u128; self.nodes.capacity()];
-        let entries = self.placement.points.entries();
-        if let Some(last) = entries.last() {
-            let mut prev = last.point;
-            for (k, e) in entries.iter().enumerate() {
-                // The arc (prev, e.point] belongs to e; the first wraps around.
+        let points = &self.placement.points;
+        if points.len() > 0 {
+            let mut prev = points.hash(points.len() - 1);
+            for (k, (point, node)) in points.iter().enumerate() {
+                // The arc (prev, point] belongs to its owner; the first wraps around.
                 let arc = if k == 0 {
-                    u128::from(e.point) + (1u128 << 64) - u128::from(prev)
+                    u128::from(point) + (1u128 << 64) - u128::from(prev)
                 } else {
-                    u128::from(e.point - prev)
+                    u128::from(point - prev)
                 };
-                arcs[e.node as usize] += arc;
-                prev = e.point;
+                arcs[node as usize] += arc;
+                prev = point;
             }
         }
         let total = (1u128 << 64) as f64;

@@ -1,127 +1,206 @@
 //! The sorted points of a ring and the index that finds one in O(1).
 //!
-//! Layout: one array of 16-byte entries `(point, node, vnode)` sorted by
-//! `(point, node name)`, followed by a sentinel whose point is `u64::MAX`, and
-//! a bucket table over the top `k` bits of the hash: `starts[b]` is the first
-//! entry whose point falls in bucket `b`. A lookup reads one `u32` from the
-//! bucket table and then scans forward from there; with about one point per
-//! bucket the scan is a single compare on average, so a lookup touches two
-//! cache lines. The sentinel ends every scan without a bounds test.
+//! Layout (structure of arrays, 18 to 24 bytes per point):
+//! * `hashes`: the points in ring order (`u64`), followed by [`WINDOW`]
+//!   sentinels equal to `u64::MAX`;
+//! * `owners`: the owner of each point (`u32`), followed by the owner of
+//!   the first point again, so that "one past the last point" (the
+//!   wrap-around) needs no test on the all-up path;
+//! * `starts`: a bucket table of `B` entries (1.5 to 3 per point, `2n` after
+//!   a build) where bucket `b` covers the hashes `h` with
+//!   `⌊h · B / 2^64⌋ = b` and `starts[b]` is the first point in or after it.
 //!
-//! Entries are an array of structs rather than separate point and owner
-//! arrays: the scan needs the point and the answer needs the owner, and
-//! keeping them in one 16-byte entry saves a cache miss per lookup.
+//! A lookup reads `starts[b]`, then counts, without a branch, how many of
+//! the next four points are below the hash: the answer is that many points
+//! further. Four points cover a bucket and its successor's first point in
+//! all but about one lookup in thousands; those take a scalar walk that the
+//! sentinels end. So a lookup touches three cache lines (bucket, points,
+//! owner) with no mispredicted branch; an array of 16-byte `(point, owner)`
+//! structs would save the owner's line but cost 4 more bytes per point and
+//! make the four-point window span two lines as often as not.
 //!
-//! Memory: 16 bytes per point plus 4 bytes per bucket, with between 1 and 2
-//! buckets per point (`2^k` is the power of two at or above the point count),
-//! so 20 to 24 bytes per point. A build allocates nothing else of that size
-//! (no temporary copy of the points): on a fresh heap, page faults on new
-//! memory cost more than hashing every point twice.
+//! Why not a chunked copy-on-write layout: it would let a change copy only
+//! the chunks it touches, but every lookup would pay one more dependent
+//! load. Flat arrays instead are rewritten by a change with bulk copies
+//! (`memcpy` between the changed positions) into buffers recycled from a
+//! retired snapshot, and the bucket table is shifted rather than recounted;
+//! see [`Points::edited`].
 
 use std::cmp::Ordering;
 
-/// One virtual node on the ring.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(C)]
-pub(crate) struct Entry {
-    /// Position on the ring: `xxh3_64(name ‖ le32(vnode))` (spec v2).
-    pub point: u64,
-    /// Owner, a raw [`NodeIndex`](crate::NodeIndex).
-    pub node: u32,
-    /// Which of the owner's points this is (`j` of the spec).
-    pub vnode: u32,
-}
+/// Points compared branch-free from a bucket's first point.
+pub(crate) const WINDOW: usize = 4;
 
-const SENTINEL: Entry = Entry {
-    point: u64::MAX,
-    node: u32::MAX,
-    vnode: u32::MAX,
-};
-
-/// Sorted points plus the bucket index. Always ends with [`SENTINEL`].
+/// Sorted points plus the bucket index.
 #[derive(Clone, Debug)]
 pub(crate) struct Points {
-    entries: Vec<Entry>,
+    hashes: Vec<u64>,
+    owners: Vec<u32>,
     starts: Vec<u32>,
-    shift: u32,
+    buckets: u64,
 }
 
 impl Default for Points {
     fn default() -> Self {
         let mut points = Points {
-            entries: vec![SENTINEL],
+            hashes: Vec::new(),
+            owners: Vec::new(),
             starts: Vec::new(),
-            shift: 63,
+            buckets: 0,
         };
-        points.reindex();
+        points.finish(None);
         points
     }
 }
 
-/// Bits of the bucket index for `n` points: the power of two at or above `n`,
-/// at least 2 buckets so that the shift stays below 64.
-fn bucket_bits(n: usize) -> u32 {
-    n.max(2).next_power_of_two().trailing_zeros().min(32)
+/// Buckets for `n` points after a full build.
+fn buckets_for(n: usize) -> u64 {
+    (2 * n as u64).max(2)
+}
+
+/// The bucket of `hash` among `buckets`: the high half of `hash × buckets`.
+/// Monotone in `hash`, which is all the index needs.
+#[inline(always)]
+fn bucket_of(hash: u64, buckets: u64) -> usize {
+    ((u128::from(hash) * u128::from(buckets)) >> 64) as usize
+}
+
+/// How many of `w` are below `hash`, without a branch.
+#[inline(always)]
+fn count_below(w: &[u64; WINDOW], hash: u64) -> usize {
+    let mut n = 0;
+    for &p in w {
+        let p = opaque(p);
+        n += usize::from(p < hash);
+    }
+    n
+}
+
+/// Hides `x` from the optimiser so that the four compares stay scalar
+/// `cmp`/`adc` pairs: left alone, LLVM vectorises them into SSE2 code
+/// without an unsigned 64-bit compare, which is several times slower.
+#[inline(always)]
+fn opaque(x: u64) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut x = x;
+        // SAFETY: an empty asm block that only claims to modify a register
+        // it is given; it touches no memory and has no other effect.
+        unsafe {
+            std::arch::asm!("/* {0} */", inout(reg) x, options(pure, nomem, nostack, preserves_flags))
+        };
+        x
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        x
+    }
 }
 
 impl Points {
-    /// Number of points (the sentinel excluded).
+    /// Number of points.
     #[inline]
     pub fn len(&self) -> usize {
-        self.entries.len() - 1
+        self.hashes.len() - WINDOW
     }
 
-    /// The entries in ring order, sentinel excluded.
+    /// The point at ring position `i` (`< len`).
     #[inline]
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries[..self.len()]
+    pub fn hash(&self, i: usize) -> u64 {
+        self.hashes[i]
     }
 
-    /// Owner of entry `i` (`i < len`).
+    /// Owner of ring position `i` (`<= len`; `len` gives the first point's
+    /// owner, the wrap-around).
     #[inline]
     pub fn owner(&self, i: usize) -> u32 {
-        self.entries[i].node
+        self.owners[i]
     }
 
-    /// Index of the first entry with `point >= hash`, wrapping to 0 past the
-    /// last. The ring must not be empty.
+    /// `(point, owner)` in ring order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (u64, u32)> + '_ {
+        let n = self.len();
+        self.hashes[..n]
+            .iter()
+            .copied()
+            .zip(self.owners[..n].iter().copied())
+    }
+
+    /// Index of the first point `>= hash`, or `len` when every point is
+    /// below it (the caller wraps, or reads [`owner`](Points::owner)`(len)`).
     #[inline]
-    pub fn find(&self, hash: u64) -> usize {
-        let bucket = (hash >> self.shift) as usize;
-        let mut i = self.starts[bucket] as usize;
-        // Terminates: the sentinel's point is u64::MAX >= hash.
-        while self.entries[i].point < hash {
+    pub fn find_raw(&self, hash: u64) -> usize {
+        self.scan(self.start(hash), hash)
+    }
+
+    /// First step of a lookup: the first point in or after `hash`'s bucket.
+    #[inline(always)]
+    pub fn start(&self, hash: u64) -> usize {
+        self.starts[bucket_of(hash, self.buckets)] as usize
+    }
+
+    /// Second step: from `start(hash)` to the first point `>= hash`.
+    #[inline(always)]
+    pub fn scan(&self, i: usize, hash: u64) -> usize {
+        let window: &[u64; WINDOW] = self.hashes[i..i + WINDOW].try_into().expect("padded");
+        let below = count_below(window, hash);
+        if below < WINDOW {
+            i + below
+        } else {
+            self.walk(i + WINDOW, hash)
+        }
+    }
+
+    /// The rare case: a crowded bucket. The sentinels end the walk.
+    #[cold]
+    #[inline(never)]
+    fn walk(&self, mut i: usize, hash: u64) -> usize {
+        while self.hashes[i] < hash {
             i += 1;
         }
+        i
+    }
+
+    /// Index of the first point `>= hash`, wrapping to 0 past the last.
+    /// The ring must not be empty.
+    #[inline]
+    pub fn find(&self, hash: u64) -> usize {
+        let i = self.find_raw(hash);
         if i == self.len() { 0 } else { i }
     }
 
-    /// Builds from scratch with a counting sort by bucket that hashes every
-    /// point twice (once to count, once to place), then an insertion sort
-    /// that only ever moves entries within their bucket.
+    /// Builds from scratch with a counting sort by bucket (which hashes
+    /// every point twice: once to count, once to place), then an insertion
+    /// sort that only ever moves points within their bucket. `spare`'s
+    /// buffers are reused when given.
     ///
     /// `nodes` yields `(node, name, count)`; `name_of` resolves a node's name
-    /// for tie-breaks between equal points.
+    /// for ties between equal points.
     pub fn build<'a, F>(
-        nodes: impl Iterator<Item = (u32, &'a [u8], u32)>,
+        nodes: &[(u32, &'a [u8], u32)],
         total: usize,
         name_of: F,
+        spare: Option<Points>,
     ) -> Self
     where
         F: Fn(u32) -> &'a [u8],
     {
-        let bits = bucket_bits(total);
-        let shift = 64 - bits;
-        let buckets = 1usize << bits;
-        let nodes: Vec<(u32, &[u8], u32)> = nodes.collect();
-        let mut hashes = [0u64; CHUNK];
+        let buckets = buckets_for(total);
+        let Points {
+            mut hashes,
+            mut owners,
+            mut starts,
+            ..
+        } = spare.unwrap_or_else(Points::empty);
+        let mut chunk = [0u64; CHUNK];
 
         // Pass 1: count each bucket, then turn the counts into running
         // totals, so that starts[b] is where bucket b ends.
-        let mut starts = vec![0u32; buckets];
-        for &(_, name, count) in &nodes {
-            for_each_point(name, count, &mut hashes, |_, point| {
-                starts[(point >> shift) as usize] += 1;
+        starts.clear();
+        starts.resize(buckets as usize, 0);
+        for &(_, name, count) in nodes {
+            for_each_point(name, count, &mut chunk, |_, point| {
+                starts[bucket_of(point, buckets)] += 1;
             });
         }
         let mut sum = 0u32;
@@ -131,86 +210,232 @@ impl Points {
         }
         debug_assert_eq!(sum as usize, total);
 
-        // Pass 2: place each entry just below its bucket's cursor, which
+        // Pass 2: place each point just below its bucket's cursor, which
         // moves down from the bucket's end to its start: afterwards starts[b]
         // is where bucket b starts, as the index needs.
-        let mut entries = vec![SENTINEL; total + 1];
-        for &(node, name, count) in &nodes {
-            for_each_point(name, count, &mut hashes, |vnode, point| {
-                let cursor = &mut starts[(point >> shift) as usize];
+        hashes.clear();
+        hashes.resize(total + WINDOW, u64::MAX);
+        owners.clear();
+        owners.resize(total + 1, u32::MAX);
+        for &(node, name, count) in nodes {
+            for_each_point(name, count, &mut chunk, |_, point| {
+                let cursor = &mut starts[bucket_of(point, buckets)];
                 *cursor -= 1;
-                entries[*cursor as usize] = Entry { point, node, vnode };
+                hashes[*cursor as usize] = point;
+                owners[*cursor as usize] = node;
             });
         }
-        insertion_sort(&mut entries[..total], &name_of);
-        Points {
-            entries,
+        insertion_sort(&mut hashes[..total], &mut owners[..total], &name_of);
+        owners.truncate(total);
+        let mut points = Points {
+            hashes,
+            owners,
             starts,
-            shift,
+            buckets,
+        };
+        hashes_padded(&mut points.hashes, total);
+        points
+            .owners
+            .push(points.owners.first().copied().unwrap_or(u32::MAX));
+        points
+    }
+
+    /// Empty buffers (not a valid ring until `finish`ed).
+    fn empty() -> Self {
+        Points {
+            hashes: Vec::new(),
+            owners: Vec::new(),
+            starts: Vec::new(),
+            buckets: 0,
         }
     }
 
-    /// Adds the points `from..to` of `node`, merging them into place.
-    pub fn insert<'a, F>(&mut self, node: u32, name: &'a [u8], from: u32, to: u32, name_of: F)
+    /// A copy of these points without `drops` and with `fresh`, written into
+    /// `spare`'s buffers when given (a change then allocates nothing).
+    ///
+    /// * `drops`: `(point, owner)` pairs present on the ring, in any order;
+    /// * `fresh`: `(point, owner)` pairs to add, in any order;
+    /// * `name_of`: names of the owners after the change (ties).
+    ///
+    /// Costs one bulk copy of the arrays plus O(k log k) for k changed
+    /// points: the positions of the changed points are found with the index,
+    /// the runs between them are copied with `memcpy`, and the bucket table
+    /// is copied with the running count of changes below each bucket added
+    /// (recounted only when the point count leaves 1.5–3 buckets per point).
+    pub fn edited<'a, F>(
+        &self,
+        drops: &[(u64, u32)],
+        fresh: &mut [(u64, u32)],
+        name_of: F,
+        spare: Option<Points>,
+    ) -> Self
     where
         F: Fn(u32) -> &'a [u8],
     {
-        if from >= to {
-            return;
+        let n = self.len();
+        // Positions of the dropped points, ascending: located in point order,
+        // so the lookups sweep forward through memory.
+        let mut drops = drops.to_vec();
+        drops.sort_unstable();
+        let mut gone: Vec<usize> = Vec::with_capacity(drops.len());
+        for (k, &(p, o)) in drops.iter().enumerate() {
+            // Two equal points of one node (2^-64) are two entries: the
+            // second is found after the first.
+            let from = match k.checked_sub(1) {
+                Some(prev) if drops[prev] == (p, o) => gone[prev] + 1,
+                _ => self.find_raw(p),
+            };
+            gone.push(self.locate(from, p, o));
         }
-        let mut hasher = crate::hash::PointHasher::new(name);
-        let mut fresh: Vec<Entry> = (from..to)
-            .map(|vnode| Entry {
-                point: hasher.hash(vnode),
-                node,
-                vnode,
-            })
-            .collect();
-        fresh.sort_unstable_by(|a, b| a.point.cmp(&b.point).then(a.vnode.cmp(&b.vnode)));
+        gone.sort_unstable();
+        debug_assert!(
+            gone.windows(2).all(|w| w[0] < w[1]),
+            "a point dropped twice"
+        );
+        // Fresh points in ring order with the old position each goes before.
+        fresh.sort_unstable_by(|a, b| compare(*a, *b, &name_of));
+        let mut at: Vec<usize> = fresh.iter().map(|&f| self.insertion(f, &name_of)).collect();
+        // Monotone already, except if a fresh point ties a dropped one whose
+        // slot changed hands (2^-64): their order is then immaterial.
+        for k in 1..at.len() {
+            at[k] = at[k].max(at[k - 1]);
+        }
 
-        // Merge in place from the back, so that no second copy of the
-        // entries is allocated: grow by the fresh points (the old sentinel's
-        // slot is reused and a new sentinel lands at the end), then fill from
-        // the last slot down with the larger of the two remaining heads.
-        let old_len = self.len();
-        self.entries.reserve_exact(fresh.len());
-        self.entries.resize(old_len + fresh.len() + 1, SENTINEL);
-        let (mut i, mut j) = (old_len, fresh.len());
-        while j > 0 {
-            let k = i + j - 1;
-            if i > 0 && compare(&fresh[j - 1], &self.entries[i - 1], &name_of) == Ordering::Less {
-                self.entries[k] = self.entries[i - 1];
-                i -= 1;
+        let len = n - gone.len() + fresh.len();
+        let Points {
+            mut hashes,
+            mut owners,
+            mut starts,
+            ..
+        } = spare.unwrap_or_else(Points::empty);
+        hashes.clear();
+        owners.clear();
+        hashes.reserve(len + WINDOW);
+        owners.reserve(len + 1);
+        let (mut cur, mut d, mut f) = (0usize, 0usize, 0usize);
+        loop {
+            let next_drop = gone.get(d).copied().unwrap_or(usize::MAX);
+            let next_fresh = at.get(f).copied().unwrap_or(usize::MAX);
+            let pos = next_drop.min(next_fresh).min(n);
+            hashes.extend_from_slice(&self.hashes[cur..pos]);
+            owners.extend_from_slice(&self.owners[cur..pos]);
+            cur = pos;
+            if next_fresh <= next_drop && next_fresh <= n {
+                // A fresh point goes before old position `pos` (also when
+                // that position is dropped: order among them is immaterial).
+                hashes.push(fresh[f].0);
+                owners.push(fresh[f].1);
+                f += 1;
+            } else if d < gone.len() && next_drop <= n {
+                cur = pos + 1;
+                d += 1;
             } else {
-                self.entries[k] = fresh[j - 1];
-                j -= 1;
+                break;
             }
         }
-        self.reindex();
+        debug_assert_eq!(hashes.len(), len);
+
+        // The bucket table: shift the old one by the changes below each
+        // bucket while the density allows, else recount.
+        // 1.5 to 3 buckets per point: 18 to 24 bytes per point, and a
+        // window of four points still rarely overflows.
+        let keep = len > 0 && 2 * self.buckets >= 3 * len as u64 && self.buckets <= 3 * len as u64;
+        let mut out = Points {
+            hashes,
+            owners,
+            starts: Vec::new(),
+            buckets: 0,
+        };
+        if keep {
+            let buckets = self.buckets;
+            let mut deltas: Vec<(usize, i64)> = gone
+                .iter()
+                .map(|&g| (bucket_of(self.hashes[g], buckets), -1))
+                .chain(fresh.iter().map(|&(p, _)| (bucket_of(p, buckets), 1)))
+                .collect();
+            deltas.sort_unstable();
+            starts.clear();
+            starts.reserve(buckets as usize);
+            // starts'[b] = starts[b] + (changes in buckets below b).
+            let mut offset = 0i64;
+            let mut from = 0usize;
+            for (bucket, delta) in deltas {
+                let to = bucket + 1;
+                if to > from {
+                    starts.extend(
+                        self.starts[from..to]
+                            .iter()
+                            .map(|&s| (i64::from(s) + offset) as u32),
+                    );
+                    from = to;
+                }
+                offset += delta;
+            }
+            starts.extend(
+                self.starts[from..]
+                    .iter()
+                    .map(|&s| (i64::from(s) + offset) as u32),
+            );
+            out.starts = starts;
+            out.buckets = buckets;
+            hashes_padded(&mut out.hashes, len);
+            out.owners
+                .push(out.owners.first().copied().unwrap_or(u32::MAX));
+        } else {
+            out.starts = starts;
+            out.finish(None);
+        }
+        out
     }
 
-    /// Removes every point of `node` whose vnode is `>= keep`
-    /// (`keep = 0` removes the node entirely).
-    pub fn remove(&mut self, node: u32, keep: u32) {
-        self.entries.retain(|e| e.node != node || e.vnode < keep);
-        self.reindex();
+    /// A copy without the points of `owner`.
+    pub fn without_owner(&self, owner: u32) -> Self {
+        let (hashes, owners) = self.iter().filter(|&(_, o)| o != owner).unzip();
+        let mut points = Points {
+            hashes,
+            owners,
+            starts: Vec::new(),
+            buckets: 0,
+        };
+        points.finish(None);
+        points
     }
 
-    /// Recomputes the bucket table from the sorted entries, resizing it to
-    /// the current point count.
-    fn reindex(&mut self) {
-        let n = self.len();
-        let bits = bucket_bits(n);
-        self.shift = 64 - bits;
-        let buckets = 1usize << bits;
+    /// Position of the point `(hash, owner)` at or after `i` (which must
+    /// not be past it), which must be on the ring.
+    fn locate(&self, mut i: usize, hash: u64, owner: u32) -> usize {
+        while self.owners[i] != owner || self.hashes[i] != hash {
+            debug_assert!(self.hashes[i] == hash, "dropped point not on the ring");
+            i += 1;
+        }
+        i
+    }
+
+    /// The old position before which `fresh` goes in ring order.
+    fn insertion<'a, F: Fn(u32) -> &'a [u8]>(&self, fresh: (u64, u32), name_of: &F) -> usize {
+        let mut i = self.find_raw(fresh.0);
+        while i < self.len()
+            && compare((self.hashes[i], self.owners[i]), fresh, name_of) == Ordering::Less
+        {
+            i += 1;
+        }
+        i
+    }
+
+    /// Pads and indexes sorted points: `hashes` and `owners` hold exactly
+    /// the points; a bucket count of `buckets_for(len)` (or `buckets`).
+    fn finish(&mut self, buckets: Option<u64>) {
+        let n = self.hashes.len();
+        debug_assert_eq!(self.owners.len(), n);
+        self.buckets = buckets.unwrap_or_else(|| buckets_for(n));
+        let buckets = self.buckets;
         self.starts.clear();
-        self.starts.resize(buckets, 0);
-        // Count each bucket (the entries are sorted, so the counts are
-        // written in order), then turn counts into starts. No data-dependent
-        // branch: walking entries and buckets side by side mispredicts about
+        self.starts.resize(buckets as usize, 0);
+        // Count each bucket, then turn counts into starts. No data-dependent
+        // branch: walking points and buckets side by side mispredicts about
         // once per bucket.
-        for e in &self.entries[..n] {
-            self.starts[(e.point >> self.shift) as usize] += 1;
+        for &p in &self.hashes {
+            self.starts[bucket_of(p, buckets)] += 1;
         }
         let mut sum = 0u32;
         for start in &mut self.starts {
@@ -218,13 +443,27 @@ impl Points {
             *start = sum;
             sum += count;
         }
+        hashes_padded(&mut self.hashes, n);
+        self.owners
+            .push(self.owners.first().copied().unwrap_or(u32::MAX));
     }
 
-    /// Bytes used by the entries and the bucket table.
+    /// Bytes used by the arrays.
     pub fn memory_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<Entry>()
-            + self.starts.capacity() * std::mem::size_of::<u32>()
+        self.hashes.capacity() * 8 + self.owners.capacity() * 4 + self.starts.capacity() * 4
     }
+
+    /// Buckets per point (for tests of the density bounds).
+    #[cfg(test)]
+    fn density(&self) -> f64 {
+        self.buckets as f64 / self.len().max(1) as f64
+    }
+}
+
+/// Appends the sentinels after the `n` points.
+fn hashes_padded(hashes: &mut Vec<u64>, n: usize) {
+    hashes.truncate(n);
+    hashes.extend_from_slice(&[u64::MAX; WINDOW]);
 }
 
 /// Points hashed per batch in a build. Hashing a batch before touching the
@@ -249,173 +488,37 @@ fn for_each_point(name: &[u8], count: u32, hashes: &mut [u64; CHUNK], mut f: imp
     }
 }
 
-/// Ring order: by point, then by owner name (the spec), then by vnode so that
-/// two equal points of one node (a 2^-64 event) still order deterministically.
+/// Ring order: by point, then by owner name (the spec). Two equal points of
+/// one node (a 2^-64 event) compare equal: either order routes the same.
 #[inline]
-fn compare<'a, F: Fn(u32) -> &'a [u8]>(a: &Entry, b: &Entry, name_of: &F) -> Ordering {
-    a.point.cmp(&b.point).then_with(|| {
-        if a.node == b.node {
-            a.vnode.cmp(&b.vnode)
+fn compare<'a, F: Fn(u32) -> &'a [u8]>(a: (u64, u32), b: (u64, u32), name_of: &F) -> Ordering {
+    a.0.cmp(&b.0).then_with(|| {
+        if a.1 == b.1 {
+            Ordering::Equal
         } else {
-            name_of(a.node).cmp(name_of(b.node))
+            name_of(a.1).cmp(name_of(b.1))
         }
     })
 }
 
-/// Insertion sort for input already ordered by bucket: entries only move
-/// within their bucket, about one compare per entry.
-fn insertion_sort<'a, F: Fn(u32) -> &'a [u8]>(v: &mut [Entry], name_of: &F) {
-    for i in 1..v.len() {
+/// Insertion sort for input already ordered by bucket: points only move
+/// within their bucket, about one compare per point.
+fn insertion_sort<'a, F: Fn(u32) -> &'a [u8]>(hashes: &mut [u64], owners: &mut [u32], name_of: &F) {
+    for i in 1..hashes.len() {
         let mut j = i;
-        while j > 0 && compare(&v[j], &v[j - 1], name_of) == Ordering::Less {
-            v.swap(j, j - 1);
+        while j > 0
+            && compare(
+                (hashes[j], owners[j]),
+                (hashes[j - 1], owners[j - 1]),
+                name_of,
+            ) == Ordering::Less
+        {
+            hashes.swap(j, j - 1);
+            owners.swap(j, j - 1);
             j -= 1;
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(i: u32) -> &'static [u8] {
-        [b"a".as_slice(), b"b", b"c"][i as usize]
-    }
-
-    fn reference(points: &Points, hash: u64) -> usize {
-        let e = points.entries();
-        let i = e.partition_point(|x| x.point < hash);
-        if i == e.len() { 0 } else { i }
-    }
-
-    #[test]
-    fn find_matches_binary_search() {
-        let nodes = [
-            (0u32, names(0), 50u32),
-            (1, names(1), 7),
-            (2, names(2), 300),
-        ];
-        let points = Points::build(nodes.iter().copied(), 357, names);
-        assert!(
-            points
-                .entries()
-                .windows(2)
-                .all(|w| w[0].point <= w[1].point)
-        );
-        let mut h = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..10_000 {
-            h = h
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            assert_eq!(points.find(h), reference(&points, h));
-        }
-        for e in points.entries() {
-            assert_eq!(points.find(e.point), reference(&points, e.point));
-            assert_eq!(
-                points.find(e.point.wrapping_add(1)),
-                reference(&points, e.point.wrapping_add(1))
-            );
-        }
-        assert_eq!(points.find(u64::MAX), reference(&points, u64::MAX));
-        assert_eq!(points.find(0), 0);
-    }
-
-    #[test]
-    fn insert_and_remove_equal_a_build() {
-        let all = [
-            (0u32, names(0), 40u32),
-            (1, names(1), 40),
-            (2, names(2), 40),
-        ];
-        let built = Points::build(all.iter().copied(), 120, names);
-        let mut grown = Points::build(all[..2].iter().copied(), 80, names);
-        grown.insert(2, names(2), 0, 10, names);
-        grown.insert(2, names(2), 10, 40, names);
-        assert_eq!(grown.entries(), built.entries());
-        assert_eq!(grown.starts, built.starts);
-
-        grown.remove(2, 0);
-        let two = Points::build(all[..2].iter().copied(), 80, names);
-        assert_eq!(grown.entries(), two.entries());
-        grown.remove(1, 5);
-        assert_eq!(grown.entries().iter().filter(|e| e.node == 1).count(), 5);
-    }
-
-    /// Deterministic names and a reference: every entry, sorted by `compare`.
-    fn many_names(i: u32) -> &'static [u8] {
-        static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-        NAMES.get_or_init(|| (0..64).map(|i| format!("node-{i}")).collect())[i as usize].as_bytes()
-    }
-
-    fn sorted_reference(nodes: &[(u32, u32)]) -> Vec<Entry> {
-        let mut all: Vec<Entry> = nodes
-            .iter()
-            .flat_map(|&(node, count)| {
-                (0..count).map(move |vnode| Entry {
-                    point: crate::hash::point_hash(many_names(node), vnode),
-                    node,
-                    vnode,
-                })
-            })
-            .collect();
-        all.sort_by(|a, b| compare(a, b, &many_names));
-        all
-    }
-
-    #[test]
-    fn build_sorts_like_a_full_sort() {
-        // Counts above CHUNK, and one node of 0 points, exercise the batching.
-        let nodes: Vec<(u32, u32)> = (0..64)
-            .map(|i| (i, [0, 1, 7, 160, 300, 1000][i as usize % 6]))
-            .collect();
-        let total = nodes.iter().map(|&(_, c)| c as usize).sum();
-        let points = Points::build(
-            nodes.iter().map(|&(n, c)| (n, many_names(n), c)),
-            total,
-            many_names,
-        );
-        assert_eq!(points.entries(), sorted_reference(&nodes).as_slice());
-        assert_eq!(points.entries.last(), Some(&SENTINEL));
-        let mut fresh = Points {
-            entries: points.entries.clone(),
-            ..Points::default()
-        };
-        fresh.reindex();
-        assert_eq!(fresh.starts, points.starts);
-        assert_eq!(fresh.shift, points.shift);
-    }
-
-    #[test]
-    fn insert_merges_at_both_ends() {
-        let nodes: Vec<(u32, u32)> = (0..8).map(|i| (i, 50)).collect();
-        let built = Points::build(
-            nodes.iter().map(|&(n, c)| (n, many_names(n), c)),
-            400,
-            many_names,
-        );
-        // Grow from empty, one node at a time, in a scrambled order, with a
-        // weight change (two inserts) for one of them.
-        let mut grown = Points::default();
-        for &n in &[5u32, 0, 7, 3, 1, 6, 2, 4] {
-            if n == 3 {
-                grown.insert(n, many_names(n), 0, 20, many_names);
-                grown.insert(n, many_names(n), 20, 50, many_names);
-            } else {
-                grown.insert(n, many_names(n), 0, 50, many_names);
-            }
-        }
-        assert_eq!(grown.entries(), built.entries());
-        assert_eq!(grown.entries.last(), Some(&SENTINEL));
-        assert_eq!(grown.starts, built.starts);
-    }
-
-    #[test]
-    fn empty_and_tiny() {
-        let empty = Points::default();
-        assert_eq!(empty.len(), 0);
-        let one = Points::build([(0u32, names(0), 1u32)].into_iter(), 1, names);
-        assert_eq!(one.len(), 1);
-        assert_eq!(one.find(0), 0);
-        assert_eq!(one.find(u64::MAX), 0);
-    }
-}
+mod tests;

@@ -144,6 +144,15 @@ impl Placement for AnyPlacement {
         dispatch!(self, p => p.route(hash, live))
     }
 
+    fn route_hashes<L: Liveness + ?Sized>(
+        &self,
+        hashes: &[u64],
+        live: &L,
+        out: &mut [Option<NodeIndex>],
+    ) {
+        dispatch!(self, p => p.route_hashes(hashes, live, out))
+    }
+
     #[inline]
     fn route_n<L: Liveness + ?Sized>(&self, hash: u64, live: &L, out: &mut [NodeIndex]) -> usize {
         dispatch!(self, p => p.route_n(hash, live, out))

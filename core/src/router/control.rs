@@ -1,5 +1,20 @@
 //! The writer side of a router: the authoritative membership and health
 //! state, changed only under the router's lock, and turned into snapshots.
+//!
+//! What a publication copies, and why it stays cheap at fleet scale:
+//! * a health change (manual up/down, ejection, heartbeat verdict) builds
+//!   only a new [`HealthView`] (one byte per slot) and reuses the membership
+//!   (`Arc<Members>`): no point and no node is copied;
+//! * a membership change copies the node table (names and payloads, small
+//!   beside the points) and writes the next placement into the buffers of
+//!   the placement before last when no reader holds it any more, so that a
+//!   change at 10,000 nodes rewrites warm memory instead of faulting in
+//!   fresh pages. Snapshots share the placement through an `Arc`: two
+//!   snapshots of one membership cost one placement.
+//!
+//! Manual state is kept here and published in the health view only: in a
+//! router, [`Snapshot::nodes`](super::Snapshot::nodes) lists every member as
+//! up, and [`Snapshot::health`](super::Snapshot::health) says which are down.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,17 +27,28 @@ use super::tiers::TierCache;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::health::{OutlierDetector, PhiDetector};
-use crate::node::{NodeIndex, NodeState};
+use crate::node::{NodeIndex, NodeState, NodeTable};
 
 pub(crate) struct Control<T> {
-    pub cluster: Cluster<AnyPlacement, T>,
+    /// The members, every one of them `Up` in the table: manual state lives
+    /// in `down`.
+    pub nodes: NodeTable<T>,
+    /// Marked down by hand, per slot.
+    down: Vec<bool>,
     pub stats: Vec<Option<Arc<NodeStats>>>,
     pub outlier: Option<OutlierDetector>,
     pub phi: Option<PhiDetector>,
     pub unreachable: Vec<bool>,
     picker: PickerKind,
     pub tiers: TierCache,
+    /// The current placement, shared with the published membership.
+    placement: Arc<AnyPlacement>,
+    /// The placement before it: its buffers are recycled by the next change
+    /// once no snapshot holds it.
+    spare: Option<Arc<AnyPlacement>>,
     members: Option<Arc<Members<T>>>,
+    /// The table changed since `members` was built.
+    table_changed: bool,
     version: u64,
 }
 
@@ -33,19 +59,34 @@ impl<T: Clone> Control<T> {
         phi: Option<PhiDetector>,
         picker: PickerKind,
     ) -> Self {
+        let Cluster {
+            nodes: mut table,
+            placement,
+        } = cluster;
+        let mut down = vec![false; table.capacity()];
+        let indices: Vec<NodeIndex> = table.iter().map(|(i, _)| i).collect();
+        for &node in &indices {
+            if table[node].state() == NodeState::Down {
+                down[node.as_usize()] = true;
+                table.set_state(node, NodeState::Up).expect("member");
+            }
+        }
         let mut control = Control {
-            cluster,
+            nodes: table,
+            down,
             stats: Vec::new(),
             outlier,
             phi,
             unreachable: Vec::new(),
             picker,
             tiers: TierCache::default(),
+            placement: Arc::new(placement),
+            spare: None,
             members: None,
+            table_changed: true,
             version: 0,
         };
-        let nodes: Vec<NodeIndex> = control.cluster.iter().map(|(i, _)| i).collect();
-        for node in nodes {
+        for node in indices {
             control.joined(node);
         }
         control
@@ -56,14 +97,17 @@ impl<T: Clone> Control<T> {
         if self.stats.len() <= i {
             self.stats.resize(i + 1, None);
             self.unreachable.resize(i + 1, false);
+            self.down.resize(i + 1, false);
         }
         self.stats[i] = Some(Arc::new(NodeStats::default()));
         self.unreachable[i] = false;
+        self.down[i] = false;
     }
 
     pub(super) fn left(&mut self, node: NodeIndex) {
         self.stats[node.as_usize()] = None;
         self.unreachable[node.as_usize()] = false;
+        self.down[node.as_usize()] = false;
         if let Some(o) = &mut self.outlier {
             o.forget(node);
         }
@@ -72,15 +116,50 @@ impl<T: Clone> Control<T> {
         }
     }
 
+    /// The current placement.
+    pub(super) fn placement(&self) -> &AnyPlacement {
+        &self.placement
+    }
+
+    /// Installs the next placement; the current one becomes the spare.
+    pub(super) fn set_placement(&mut self, next: AnyPlacement) {
+        self.spare = Some(std::mem::replace(&mut self.placement, Arc::new(next)));
+        self.table_changed = true;
+    }
+
+    /// The spare placement, if no snapshot holds it any more.
+    pub(super) fn take_spare(&mut self) -> Option<AnyPlacement> {
+        Arc::try_unwrap(self.spare.take()?).ok()
+    }
+
+    /// The last published membership, when it is still the current one
+    /// (its table equals `nodes`).
+    pub(super) fn published_members(&self) -> Option<Arc<Members<T>>> {
+        self.members
+            .as_ref()
+            .filter(|_| !self.table_changed)
+            .map(Arc::clone)
+    }
+
+    /// The table changed without the placement (a payload).
+    pub(super) fn table_changed(&mut self) {
+        self.table_changed = true;
+    }
+
+    /// Marks `node` (a member) up or down by hand; true if that changed it.
+    pub(super) fn set_down(&mut self, node: NodeIndex, down: bool) -> bool {
+        std::mem::replace(&mut self.down[node.as_usize()], down) != down
+    }
+
     /// Health of every slot, as lookups will see it.
     fn health(&self) -> HealthView {
-        let table = &self.cluster.nodes;
+        let table = &self.nodes;
         let states = (0..table.capacity())
             .map(|i| {
                 let node = NodeIndex::new(i as u32);
                 match table.get(node) {
                     None => NodeHealth::Down,
-                    Some(n) if n.state() == NodeState::Down => NodeHealth::Down,
+                    Some(_) if self.down[i] => NodeHealth::Down,
                     Some(_) if self.outlier.as_ref().is_some_and(|o| o.is_ejected(node)) => {
                         NodeHealth::Ejected
                     }
@@ -92,18 +171,26 @@ impl<T: Clone> Control<T> {
         HealthView::new(states, table)
     }
 
-    /// A snapshot with the current membership copied afresh.
+    /// A snapshot with the membership republished if it changed (else the
+    /// same as [`publish_health`](Control::publish_health)).
     pub fn publish_members(&mut self) -> Snapshot<T> {
-        let tiers = self
-            .tiers
-            .get(&self.cluster.nodes, &self.cluster.placement, &self.picker);
-        self.members = Some(Arc::new(Members {
-            table: self.cluster.nodes.clone(),
-            placement: super::tiers::stand_in(&tiers, &self.cluster.placement),
-            picker: self.picker.build(&self.cluster.nodes),
-            stats: self.stats.clone(),
-            tiers,
-        }));
+        if self.table_changed || self.members.is_none() {
+            let tiers = self.tiers.get(&self.nodes, &self.placement, &self.picker);
+            // A tiered router routes through its tiers; the router-wide
+            // placement it publishes is a stand-in no lookup consults.
+            let placement = match &tiers {
+                Some(_) => Arc::new(super::tiers::stand_in(&tiers, &self.placement)),
+                None => Arc::clone(&self.placement),
+            };
+            self.members = Some(Arc::new(Members {
+                table: self.nodes.clone(),
+                placement,
+                picker: self.picker.build(&self.nodes),
+                stats: self.stats.clone(),
+                tiers,
+            }));
+            self.table_changed = false;
+        }
         self.publish_health()
     }
 
@@ -124,19 +211,6 @@ impl<T: Clone> Control<T> {
         }
     }
 
-    pub fn add(&mut self, name: &[u8], weight: f64, payload: T) -> Result<NodeIndex> {
-        let node = self.cluster.add_with(name, weight, payload)?;
-        self.joined(node);
-        Ok(node)
-    }
-
-    pub fn remove(&mut self, name: &[u8]) -> Result<()> {
-        let node = self.cluster.nodes.require(name)?;
-        self.cluster.remove(name)?;
-        self.left(node);
-        Ok(())
-    }
-
     /// Makes the membership exactly `nodes`, all or nothing. Nodes that stay
     /// keep their counters, health history and manual state.
     pub fn replace(&mut self, nodes: Vec<(Box<[u8]>, f64, T)>) -> Result<()> {
@@ -146,35 +220,31 @@ impl<T: Clone> Control<T> {
                 return Err(Error::DuplicateNode(name.clone()));
             }
         }
-        let mut next = self.cluster.clone();
-        let gone: Vec<(NodeIndex, Box<[u8]>)> = next
+        // Leaves first (their slots are then reused by the joins), then
+        // reweights and joins: the same table the old one-by-one path made.
+        let mut table = self.nodes.clone();
+        let gone: Vec<NodeIndex> = table
             .iter()
             .filter(|(_, n)| !keep.contains(n.name()))
-            .map(|(i, n)| (i, n.name().into()))
+            .map(|(i, _)| i)
             .collect();
-        for (_, name) in &gone {
-            next.remove(name)?;
+        for &node in &gone {
+            table.remove(node);
         }
-        let mut joined = Vec::new();
         for (name, weight, payload) in nodes {
-            match next.index_of(&name) {
+            match table.index_of(&name) {
                 Some(i) => {
-                    if next[i].weight() != weight {
-                        next.set_weight(&name, weight)?;
+                    if table[i].weight() != weight {
+                        table.set_weight(i, weight)?;
                     }
-                    *next.payload_mut(&name).expect("member") = payload;
+                    *table.payload_mut(i).expect("member") = payload;
                 }
-                None => joined.push(next.add_with(&name, weight, payload)?),
+                None => {
+                    table.insert(&name, weight, payload)?;
+                }
             }
         }
-        self.cluster = next;
-        for (node, _) in gone {
-            self.left(node);
-        }
-        for node in joined {
-            self.joined(node);
-        }
-        Ok(())
+        self.commit(table)
     }
 
     /// `node` reached the consecutive-failure threshold: eject it if the
@@ -187,7 +257,7 @@ impl<T: Clone> Control<T> {
         {
             return false;
         }
-        let members = self.cluster.len();
+        let members = self.nodes.len();
         let Some(outlier) = &mut self.outlier else {
             return false;
         };
@@ -220,7 +290,7 @@ impl<T: Clone> Control<T> {
             changed |= !restored.is_empty();
         }
         if let Some(phi) = &self.phi {
-            for (node, _) in self.cluster.nodes.iter() {
+            for (node, _) in self.nodes.iter() {
                 if !phi.monitored(node) {
                     continue;
                 }

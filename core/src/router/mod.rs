@@ -282,12 +282,12 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
 
     /// Removes the node named `name`.
     pub fn remove<N: AsRef<[u8]> + ?Sized>(&self, name: &N) -> Result<()> {
-        self.update(true, |c| c.remove(name.as_ref()))
+        self.update(true, |c| c.apply(vec![Change::remove(name)]))
     }
 
     /// Changes the weight of `name`.
     pub fn set_weight<N: AsRef<[u8]> + ?Sized>(&self, name: &N, weight: f64) -> Result<()> {
-        self.update(true, |c| c.cluster.set_weight(name, weight))
+        self.update(true, |c| c.apply(vec![Change::set_weight(name, weight)]))
     }
 
     /// Moves `name` to `tier` (0 = primary, 1 = first backup, ...): a
@@ -298,14 +298,12 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
 
     /// Marks `name` down by hand: no lookup returns it until [`mark_up`](Router::mark_up).
     pub fn mark_down<N: AsRef<[u8]> + ?Sized>(&self, name: &N) -> Result<()> {
-        self.update(true, |c| {
-            c.cluster.set_state(name, NodeState::Down).map(drop)
-        })
+        self.update(true, |c| c.apply(vec![Change::mark_down(name)]))
     }
 
     /// Marks `name` up by hand (an ejection or a heartbeat verdict may still hold it out).
     pub fn mark_up<N: AsRef<[u8]> + ?Sized>(&self, name: &N) -> Result<()> {
-        self.update(true, |c| c.cluster.set_state(name, NodeState::Up).map(drop))
+        self.update(true, |c| c.apply(vec![Change::mark_up(name)]))
     }
 
     /// Makes the membership exactly `nodes` (`(name, weight, payload)`), all
@@ -357,7 +355,7 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
     pub fn heartbeat<N: AsRef<[u8]> + ?Sized>(&self, name: &N) -> Result<()> {
         let now = self.now();
         let mut control = self.inner.control.lock();
-        let node = control.cluster.nodes.require(name.as_ref())?;
+        let node = control.nodes.require(name.as_ref())?;
         if control.heartbeat(node, now) {
             self.inner.current.store(Arc::new(control.publish_health()));
         }

@@ -55,6 +55,12 @@ impl<T: Clone + Send + Sync + 'static> RouterReader<T> {
         self.cache.load()
     }
 
+    /// Routes every key of `keys` into `out`; see [`Snapshot::route_many`].
+    #[inline]
+    pub fn route_many<K: AsRef<[u8]>>(&mut self, keys: &[K], out: &mut [Option<NodeIndex>]) {
+        self.cache.load().route_many(keys, out)
+    }
+
     /// The up node serving `key`.
     #[inline]
     pub fn route<K: AsRef<[u8]> + ?Sized>(&mut self, key: &K) -> Option<NodeIndex> {

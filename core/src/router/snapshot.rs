@@ -30,7 +30,7 @@ pub enum NodeHealth {
 #[derive(Debug)]
 pub(crate) struct Members<T> {
     pub table: NodeTable<T>,
-    pub placement: AnyPlacement,
+    pub placement: Arc<AnyPlacement>,
     pub picker: AnyPicker,
     pub stats: Vec<Option<Arc<NodeStats>>>,
     /// Per-tier placements, when the nodes span two tiers or more.
@@ -104,7 +104,10 @@ impl<T> Snapshot<T> {
         self.version
     }
 
-    /// The members.
+    /// The members. Every node in it is [`Up`](crate::NodeState::Up):
+    /// a router keeps manual state with the rest of the health, so that
+    /// marking a node down publishes no copy of the table; ask
+    /// [`health`](Snapshot::health) (`NodeHealth::Down` is a manual mark).
     pub fn nodes(&self) -> &NodeTable<T> {
         &self.members.table
     }
@@ -149,7 +152,7 @@ impl<T> Snapshot<T> {
     pub fn route<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<NodeIndex> {
         // The ring hashes keys with the native xxh3: inline it; any other
         // placement asks its own key hash once, out of line.
-        match &self.members.placement {
+        match &*self.members.placement {
             AnyPlacement::Ring(ring) => ring.route(key_hash(key.as_ref()), &self.health),
             _ => self.route_other(self.key_hash(key)),
         }
@@ -174,10 +177,69 @@ impl<T> Snapshot<T> {
         // match over every algorithm's lookup is too big to be inlined. A
         // tiered router's placement is never a ring (see `tiers::stand_in`),
         // so the tiers cost the untiered path nothing.
-        match &self.members.placement {
+        match &*self.members.placement {
             AnyPlacement::Ring(ring) => ring.route(hash, &self.health),
             _ => self.route_other(hash),
         }
+    }
+
+    /// Routes every key of `keys` into `out` (`out[i]` for `keys[i]`),
+    /// overlapping the lookups of independent keys; see
+    /// [`Cluster::route_many`](crate::Cluster::route_many). Panics if `out`
+    /// is shorter than `keys`.
+    pub fn route_many<K: AsRef<[u8]>>(&self, keys: &[K], out: &mut [Option<NodeIndex>]) {
+        if self.members.tiers.is_some() {
+            // Each key first picks its tier: one lookup at a time.
+            assert!(
+                out.len() >= keys.len(),
+                "route_many: `out` is shorter than `keys`"
+            );
+            for (out, key) in out.iter_mut().zip(keys) {
+                *out = self.route(key);
+            }
+            return;
+        }
+        crate::many::route_keys(&*self.members.placement, &self.health, keys, out)
+    }
+
+    /// The placement a key's primary comes from: the router's, or for a
+    /// tiered router its top tier's.
+    fn primary_placement(&self) -> &AnyPlacement {
+        match &self.members.tiers {
+            Some(tiers) => tiers.top_placement(),
+            None => &self.members.placement,
+        }
+    }
+
+    /// The primary node of `key` whatever its health (the node
+    /// [`GroupBy::Primary`](crate::GroupBy::Primary) groups it under; for a
+    /// tiered router, its node in the top tier); `None` only when there is
+    /// no member.
+    pub fn primary<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<NodeIndex> {
+        let all = crate::placement::AllUp(self.members.table.capacity());
+        if self.members.table.is_empty() {
+            return None;
+        }
+        let placement = self.primary_placement();
+        placement.route(placement.key_hash(key.as_ref()), &all)
+    }
+
+    /// Splits `keys` into one batch per node; see
+    /// [`Cluster::group`](crate::Cluster::group).
+    pub fn group<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        by: crate::many::GroupBy,
+        out: &mut crate::many::KeyGroups,
+    ) -> crate::Result<()> {
+        let slots = self.members.table.capacity();
+        out.fill(keys, slots, |keys, owners| match by {
+            crate::many::GroupBy::Failover => self.route_many(keys, owners),
+            crate::many::GroupBy::Primary => {
+                let all = crate::placement::AllUp(slots);
+                crate::many::route_keys(self.primary_placement(), &all, keys, owners)
+            }
+        })
     }
 
     /// Up to `n` distinct up nodes for `key`, primary first.

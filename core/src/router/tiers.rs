@@ -345,6 +345,11 @@ impl Tiers {
         self.levels[view.level(tier_hash(hash))].tier
     }
 
+    /// The top tier's placement: where a key's primary lives.
+    pub fn top_placement(&self) -> &AnyPlacement {
+        &self.levels[0].placement
+    }
+
     /// The key hash every level's placement expects (they share one
     /// algorithm, so the first level's answers for all).
     pub fn key_hash(&self, key: &[u8]) -> u64 {

@@ -48,5 +48,10 @@ void test_threads_route_while_membership_changes(void);
 void test_tiers_proportional(void);
 void test_tiers_strict_text_and_changes(void);
 void test_tiers_bad_arguments(void);
+/* test_batch.c */
+void test_route_many_matches_route(void);
+void test_group_layout(void);
+void test_apply_batch(void);
+void test_batch_errors(void);
 
 #endif

@@ -204,6 +204,10 @@ int main(void) {
     RUN_TEST(test_tiers_proportional);
     RUN_TEST(test_tiers_strict_text_and_changes);
     RUN_TEST(test_tiers_bad_arguments);
+    RUN_TEST(test_route_many_matches_route);
+    RUN_TEST(test_group_layout);
+    RUN_TEST(test_apply_batch);
+    RUN_TEST(test_batch_errors);
     return harness_finish();
 }
 

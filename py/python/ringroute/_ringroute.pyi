@@ -217,6 +217,19 @@ class Router:
     def route(self, key: Key, /) -> str: ...
     def route_n(self, key: Key, n: int) -> List[str]: ...
     def route_many(self, keys: Iterable[Key]) -> List[str]: ...
+    def group(self, keys: Iterable[Key], failover: bool = True) -> Dict[str, List[int]]:
+        """Key positions per node (for a multi-get), in one snapshot."""
+    def apply(
+        self,
+        changes: Iterable[
+            Union[
+                Tuple[Literal["add", "remove", "mark_down", "mark_up"], str],
+                Tuple[Literal["add", "set_weight"], str, Weight],
+            ]
+        ],
+    ) -> None:
+        """Several changes at once, all or nothing, one publication: each
+        ``(op, name)`` or ``(op, name, weight)``."""
     def failover(self, key: Key) -> List[str]:
         """Every healthy node in ``key``'s failover order."""
     def lease(self, key: Key) -> Lease:
