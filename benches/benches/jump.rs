@@ -36,12 +36,10 @@ use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, cri
 use jumphash::CustomJumpHasher;
 use ringroute::NodeIndex;
 use ringroute::jump::{Jump, jump_hash};
-use ringroute_bench::fixtures::{Key, Xxh3Build, Xxh3OneShot, keys, name};
+use ringroute_bench::fixtures::{KEYS, Key, Xxh3Build, Xxh3OneShot, keys, name, walk};
 use ringroute_bench::report::{criterion_home, measuring};
 use xxhash_rust::xxh3::xxh3_64;
 
-/// Distinct keys, cycled; a power of two so the latency chain can mask.
-const KEYS: usize = 4096;
 /// Buckets (nodes) of every contender.
 const NODES: usize = 1000;
 
@@ -144,74 +142,47 @@ fn route_anchor(a: &Anchor, key: &Key) -> u32 {
     a.get_resource(*key).copied().unwrap_or(0)
 }
 
-/// All `KEYS` keys, independent of one another: the CPU may overlap lookups.
-#[inline]
-fn independent(keys: &[Key], mut route: impl FnMut(&Key) -> u32) -> u32 {
-    let mut acc = 0u32;
-    for k in keys {
-        acc = acc.wrapping_add(route(k));
-    }
-    acc
-}
-
-/// `KEYS` lookups where the next key's index depends on the previous answer.
-#[inline]
-fn dependent(keys: &[Key], mut route: impl FnMut(&Key) -> u32) -> u32 {
-    let mut prev = 0u32;
-    for step in 0..KEYS {
-        prev = route(&keys[(step + prev as usize) & (KEYS - 1)]);
-    }
-    prev
-}
-
 fn per_key_group<const DEPENDENT: bool>(c: &mut Criterion, group: &str) {
-    fn walk<const DEPENDENT: bool>(keys: &[Key], route: impl FnMut(&Key) -> u32) -> u32 {
-        if DEPENDENT {
-            dependent(keys, route)
-        } else {
-            independent(keys, route)
-        }
-    }
     let keys = keys();
     let f = fixture();
     let n = NODES;
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(KEYS as u64));
     g.bench_function(BenchmarkId::new(RR_JUMP, n), |b| {
-        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_jump(&f.jump, k)))
+        b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| route_jump(&f.jump, k)))
     });
     g.bench_function(BenchmarkId::new(RR_MEMENTO, n), |b| {
-        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_jump(&f.memento, k)))
+        b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| route_jump(&f.memento, k)))
     });
     g.bench_function(BenchmarkId::new(RR_JUMP_HASH, n), |b| {
         b.iter(|| {
-            walk::<DEPENDENT>(black_box(keys), |k| {
+            walk::<DEPENDENT, _>(black_box(keys), |k| {
                 jump_hash(xxh3_64(&k.0), black_box(NODES as u32))
             })
         })
     });
     g.bench_function(BenchmarkId::new(JCH, n), |b| {
         b.iter(|| {
-            walk::<DEPENDENT>(black_box(keys), |k| {
+            walk::<DEPENDENT, _>(black_box(keys), |k| {
                 jump_consistent_hash::hash(xxh3_64(&k.0), black_box(NODES))
             })
         })
     });
     g.bench_function(BenchmarkId::new(JUMPHASH, n), |b| {
         b.iter(|| {
-            walk::<DEPENDENT>(black_box(keys), |k| {
+            walk::<DEPENDENT, _>(black_box(keys), |k| {
                 f.jumphash.slot(k, black_box(NODES as u32))
             })
         })
     });
     g.bench_function(BenchmarkId::new(ANCHOR, n), |b| {
-        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_anchor(&f.anchor, k)))
+        b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| route_anchor(&f.anchor, k)))
     });
     g.bench_function(BenchmarkId::new(ANCHOR_10, n), |b| {
-        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_anchor(&f.anchor_10, k)))
+        b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| route_anchor(&f.anchor_10, k)))
     });
     g.bench_function(BenchmarkId::new(XXH3, n), |b| {
-        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| xxh3_64(&k.0) as u32))
+        b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| xxh3_64(&k.0) as u32))
     });
     g.finish();
 }

@@ -11,7 +11,8 @@
 //!   reading the same structure at the same time (on this 2-core machine that
 //!   is the other core), which is where a lock's shared counter hurts.
 //!
-//! 100 and 1000 nodes, 160 vnodes, 4096 16-byte keys per iteration.
+//! 100 and 1000 nodes, 160 vnodes, the shared 65,536 16-byte keys per
+//! iteration (`ringroute_bench::fixtures`).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -24,29 +25,14 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use parking_lot::RwLock;
 use ringroute::Ring;
 use ringroute::router::Router;
+use ringroute_bench::fixtures::{self, KEYS, name};
 use ringroute_bench::report::{Table, measuring, print_table};
 
-const KEYS: usize = 4096;
 const SIZES: [usize; 2] = [100, 1000];
 
+/// The shared hot set (65,536 distinct keys, 1 MiB), as byte arrays.
 fn keys() -> Vec<[u8; 16]> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    (0..KEYS)
-        .map(|_| {
-            let mut key = [0u8; 16];
-            for chunk in key.chunks_mut(8) {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                chunk.copy_from_slice(&state.to_le_bytes());
-            }
-            key
-        })
-        .collect()
-}
-
-fn name(i: usize) -> String {
-    format!("10.0.{}.{}:11211", i / 256, i % 256)
+    fixtures::keys().iter().map(|k| k.0).collect()
 }
 
 fn ring(n: usize) -> Ring {
