@@ -1,60 +1,63 @@
-//! Routes 1,000,000 keys through one path, for instruction counting under
+//! Calls one hot path `CALLS` times, for instruction counting under
 //! `valgrind --tool=callgrind` (repeatable whatever else the machine does,
-//! unlike wall-clock timings on a shared 2-core box):
+//! unlike wall-clock timings on a shared 2-core box). `scripts/test-instructions`
+//! runs it twice, with `CALLS` and `2 × CALLS`, and divides the difference
+//! by `CALLS`, so the setup (building the ring, making the keys) cancels out:
 //!
 //! ```sh
 //! cargo build --release -p ringroute-bench --example route_cost
-//! for m in ring router reader snapshot; do
-//!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-//!     target/release/examples/route_cost $m 2>&1 | grep refs; done
+//! target/release/examples/route_cost ring 100000
 //! ```
 //!
-//! Subtract the `none` run (setup only) and divide by 1,000,000.
+//! Paths: `ring` (`Ring::route`), `router` (`Router::route`), `reader`
+//! (`RouterReader::route`), `snapshot` (`Snapshot::route`), `route_n`
+//! (`Ring::route_n(key, 3)`), `route_n_into` (`Ring::route_n_into`, 3
+//! slots), `none` (the loop alone). 100 nodes, 160 vnodes, the benches'
+//! 65,536 distinct keys in storage order.
 
 use std::hint::black_box;
 
-use ringroute::Ring;
 use ringroute::router::Router;
+use ringroute::{NodeIndex, Ring};
+use ringroute_bench::fixtures::{keys, name};
+
+const NODES: usize = 100;
 
 fn main() {
-    let mode = std::env::args().nth(1).unwrap_or_else(|| "ring".into());
-    let n = 100;
-    let name = |i: usize| format!("10.0.{}.{}:11211", i / 256, i % 256);
-    let ring: Ring = (0..n)
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "ring".into());
+    let calls: usize = args
+        .next()
+        .map_or(1_000_000, |c| c.parse().expect("a call count"));
+    let ring: Ring = (0..NODES)
         .fold(Ring::builder(), |b, i| b.node(&name(i), 1.0))
         .build()
-        .unwrap();
-    let router: Router = (0..n)
+        .expect("valid nodes");
+    let router: Router = (0..NODES)
         .fold(Router::builder(), |b, i| b.node(&name(i), 1.0))
         .build()
-        .unwrap();
-    let keys: Vec<[u8; 16]> = (0..4096u64)
-        .map(|i| {
-            let mut k = [0u8; 16];
-            k[..8].copy_from_slice(&i.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
-            k[8..].copy_from_slice(&(!i).to_le_bytes());
-            k
-        })
-        .collect();
+        .expect("valid nodes");
+    let keys = keys();
     let snapshot = router.snapshot();
     let mut reader = router.reader();
+    let get = |n: Option<NodeIndex>| n.map_or(0, NodeIndex::get);
     let mut acc = 0u32;
-    for round in 0..1_000_000 / keys.len() + 1 {
-        let take = if round == 1_000_000 / keys.len() {
-            1_000_000 % keys.len()
-        } else {
-            keys.len()
-        };
-        for k in &keys[..take] {
-            let k = black_box(k);
-            acc = acc.wrapping_add(match mode.as_str() {
-                "ring" => ring.route(k).unwrap().get(),
-                "router" => router.route(k).unwrap().get(),
-                "reader" => reader.route(k).unwrap().get(),
-                "snapshot" => snapshot.route(k).unwrap().get(),
-                _ => 0,
-            });
-        }
+    for i in 0..calls {
+        let k = black_box(&keys[i % keys.len()]);
+        acc = acc.wrapping_add(match mode.as_str() {
+            "ring" => get(ring.route(k)),
+            "router" => get(router.route(k)),
+            "reader" => get(reader.route(k)),
+            "snapshot" => get(snapshot.route(k)),
+            "route_n" => ring.route_n(k, 3).iter().fold(0, |a, n| a ^ n.get()),
+            "route_n_into" => {
+                let mut out = [NodeIndex::new(0); 3];
+                let found = ring.route_n_into(k, &mut out);
+                out[..found].iter().fold(0, |a, n| a ^ n.get())
+            }
+            "none" => 0,
+            other => panic!("unknown path {other}"),
+        });
     }
     println!("{acc}");
 }

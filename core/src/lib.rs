@@ -51,6 +51,7 @@ mod error;
 pub mod hash;
 pub mod health;
 pub mod jump;
+pub mod jumpback;
 pub mod maglev;
 pub mod node;
 pub mod pick;
