@@ -10,6 +10,11 @@
 //!   middle (every node `i` with `i % 10 == 5`), so a tenth of the keys walk
 //!   memento's replacements.
 //! * `ringroute_jump_hash`: [`ringroute::jump::jump_hash`] alone.
+//! * `ringroute_jumpback`: [`ringroute::jumpback::JumpBack`]`::route`
+//!   (JumpBackHash with memento, nothing removed); `ringroute_jumpback_hash`:
+//!   [`ringroute::jumpback::jumpback_hash`] alone; `jump_back_hash` 0.1: the
+//!   crate's `bucket`, fed SplitMix64 seeded with the same key hash (the same
+//!   answers, checked).
 //! * `jump_consistent_hash` 0.1: `jump_consistent_hash::hash`, fed the same
 //!   key hash.
 //! * `jumphash` 0.1: its `CustomJumpHasher` over [`Xxh3OneShot`], so the key
@@ -36,6 +41,7 @@ use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, cri
 use jumphash::CustomJumpHasher;
 use ringroute::NodeIndex;
 use ringroute::jump::{Jump, jump_hash};
+use ringroute::jumpback::{JumpBack, jumpback_hash};
 use ringroute_bench::fixtures::{KEYS, Key, Xxh3Build, Xxh3OneShot, keys, name, walk};
 use ringroute_bench::report::{criterion_home, measuring};
 use xxhash_rust::xxh3::xxh3_64;
@@ -51,11 +57,17 @@ const JUMPHASH: &str = "jumphash";
 const ANCHOR: &str = "anchorhash";
 const ANCHOR_10: &str = "anchorhash_10pct";
 const XXH3: &str = "xxh3_key";
+const RR_JUMPBACK: &str = "ringroute_jumpback";
+const RR_JUMPBACK_HASH: &str = "ringroute_jumpback_hash";
+const JBH: &str = "jump_back_hash";
 
 const LOOKUP_CONTENDERS: &[&str] = &[
     RR_JUMP,
     RR_MEMENTO,
     RR_JUMP_HASH,
+    RR_JUMPBACK,
+    RR_JUMPBACK_HASH,
+    JBH,
     JCH,
     JUMPHASH,
     ANCHOR,
@@ -70,7 +82,36 @@ fn removed() -> impl Iterator<Item = usize> {
 
 type Anchor = anchorhash::AnchorHash<Key, u32, Xxh3Build>;
 
+/// The `jump-back-hash` crate's random source: SplitMix64 seeded with the
+/// key hash, the source ringroute's JumpBackHash documents.
+struct SplitMix64(u64);
+
+impl rand_core::RngCore for SplitMix64 {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+
+    #[inline]
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        rand_core::impls::fill_bytes_via_next(self, dest);
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
 struct Fixture {
+    jumpback: JumpBack,
     jump: Jump,
     memento: Jump,
     jumphash: CustomJumpHasher<Xxh3OneShot>,
@@ -104,7 +145,12 @@ fn fixture() -> &'static Fixture {
                 .remove_resource(&(i as u32))
                 .expect("anchor member");
         }
+        let mut jumpback = JumpBack::new();
+        for i in 0..NODES {
+            jumpback.add(&name(i), 1.0).expect("new node");
+        }
         let f = Fixture {
+            jumpback,
             jump,
             memento,
             jumphash: CustomJumpHasher::new(Xxh3OneShot(0)),
@@ -120,6 +166,9 @@ fn fixture() -> &'static Fixture {
             let bucket = jump_hash(h, NODES as u32);
             assert_eq!(f.jump.route(k), Some(NodeIndex::new(bucket)));
             assert_eq!(jump_consistent_hash::hash(h, NODES), bucket);
+            let back = jumpback_hash(h, NODES as u32);
+            assert_eq!(f.jumpback.route(k), Some(NodeIndex::new(back)));
+            assert_eq!(jump_back_hash::bucket(&mut SplitMix64(h), NODES as u32), back);
             assert_eq!(f.jumphash.slot(k, NODES as u32), bucket);
             // Memento moved only the removed nodes' keys, onto kept nodes.
             let m = f.memento.route(k).expect("nodes are up").get();
@@ -158,6 +207,27 @@ fn per_key_group<const DEPENDENT: bool>(c: &mut Criterion, group: &str) {
         b.iter(|| {
             walk::<DEPENDENT, _>(black_box(keys), |k| {
                 jump_hash(xxh3_64(&k.0), black_box(NODES as u32))
+            })
+        })
+    });
+    g.bench_function(BenchmarkId::new(RR_JUMPBACK, n), |b| {
+        b.iter(|| {
+            walk::<DEPENDENT, _>(black_box(keys), |k| {
+                f.jumpback.route(k).map_or(0, NodeIndex::get)
+            })
+        })
+    });
+    g.bench_function(BenchmarkId::new(RR_JUMPBACK_HASH, n), |b| {
+        b.iter(|| {
+            walk::<DEPENDENT, _>(black_box(keys), |k| {
+                jumpback_hash(xxh3_64(&k.0), black_box(NODES as u32))
+            })
+        })
+    });
+    g.bench_function(BenchmarkId::new(JBH, n), |b| {
+        b.iter(|| {
+            walk::<DEPENDENT, _>(black_box(keys), |k| {
+                jump_back_hash::bucket(&mut SplitMix64(xxh3_64(&k.0)), black_box(NODES as u32))
             })
         })
     });
