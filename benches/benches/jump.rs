@@ -168,7 +168,10 @@ fn fixture() -> &'static Fixture {
             assert_eq!(jump_consistent_hash::hash(h, NODES), bucket);
             let back = jumpback_hash(h, NODES as u32);
             assert_eq!(f.jumpback.route(k), Some(NodeIndex::new(back)));
-            assert_eq!(jump_back_hash::bucket(&mut SplitMix64(h), NODES as u32), back);
+            assert_eq!(
+                jump_back_hash::bucket(&mut SplitMix64(h), NODES as u32),
+                back
+            );
             assert_eq!(f.jumphash.slot(k, NODES as u32), bucket);
             // Memento moved only the removed nodes' keys, onto kept nodes.
             let m = f.memento.route(k).expect("nodes are up").get();
