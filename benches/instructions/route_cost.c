@@ -5,7 +5,8 @@
  *
  * 100 nodes named as in the Rust benches, 65,536 distinct 16-byte keys
  * (splitmix64), visited in storage order. Paths: "route"
- * (ringroute_route), "none" (the loop alone). */
+ * (ringroute_route), "reader" (ringroute_reader_route on a reader made
+ * once), "none" (the loop alone). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,16 +47,34 @@ int main(int argc, char **argv) {
         memcpy(keys[i], &a, 8);
         memcpy(keys[i] + 8, &b, 8);
     }
-    int route = strcmp(mode, "route") == 0;
+    ringroute_reader *reader = NULL;
+    if (ringroute_reader_new(router, &reader) != RINGROUTE_OK) {
+        return 1;
+    }
     uint32_t acc = 0;
-    for (long i = 0; i < calls; i++) {
-        uint32_t node = 0;
-        if (route && ringroute_route(router, keys[i % KEYS], 16, &node) != RINGROUTE_OK) {
-            return 1;
+    if (strcmp(mode, "route") == 0) {
+        for (long i = 0; i < calls; i++) {
+            uint32_t node = 0;
+            if (ringroute_route(router, keys[i % KEYS], 16, &node) != RINGROUTE_OK) {
+                return 1;
+            }
+            acc += node;
         }
-        acc += node;
+    } else if (strcmp(mode, "reader") == 0) {
+        for (long i = 0; i < calls; i++) {
+            uint32_t node = 0;
+            if (ringroute_reader_route(reader, keys[i % KEYS], 16, &node) != RINGROUTE_OK) {
+                return 1;
+            }
+            acc += node;
+        }
+    } else {
+        for (long i = 0; i < calls; i++) {
+            acc += keys[i % KEYS][0];
+        }
     }
     printf("%u\n", acc);
+    ringroute_reader_free(reader);
     free(keys);
     ringroute_router_free(router);
     return 0;

@@ -90,3 +90,22 @@ fn threads_route_and_see_updates() {
     r.mark_down("c").unwrap();
     assert!(keys().iter().all(|k| r.route(k) != Some(c)));
 }
+
+#[test]
+fn with_snapshot_allows_nested_lookups_across_publications() {
+    let r = router(&["a", "b", "c"]);
+    let _ = r.route("warm the thread's slot");
+    let outer = r.with_snapshot(|s| {
+        // Publish and route again while the outer snapshot is borrowed:
+        // the inner lookup sees the change, the outer one keeps its own.
+        r.add("d", 1.0).unwrap();
+        let inner = r.with_snapshot(|t| t.nodes().len());
+        assert_eq!(inner, 4);
+        for k in keys() {
+            assert_eq!(r.route(&k), r.snapshot().route(&k));
+        }
+        s.nodes().len()
+    });
+    assert_eq!(outer, 3);
+    assert_eq!(r.with_snapshot(|s| s.nodes().len()), 4);
+}

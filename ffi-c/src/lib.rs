@@ -37,6 +37,8 @@ mod config;
 
 mod router;
 
+mod reader;
+
 mod nodes;
 
 mod membership;
@@ -66,6 +68,10 @@ pub use membership::{
 pub use nodes::{
     ringroute_generation, ringroute_get_node_info, ringroute_health, ringroute_node_count,
     ringroute_node_health, ringroute_node_index, ringroute_node_info, ringroute_node_name,
+};
+pub use reader::{
+    ringroute_reader, ringroute_reader_free, ringroute_reader_new, ringroute_reader_route,
+    ringroute_reader_route_hash,
 };
 pub use router::{
     ringroute_key_hash, ringroute_node, ringroute_route, ringroute_route_hash, ringroute_route_n,

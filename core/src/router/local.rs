@@ -33,6 +33,10 @@ pub(super) fn next_epoch() -> u64 {
 }
 
 struct Slot {
+    /// True while a lookup borrows the remembered snapshot: a nested
+    /// refill (a closure that routes again) then leaves the slot alone, so
+    /// the borrowed snapshot stays alive.
+    busy: Cell<bool>,
     epoch: Cell<u64>,
     snapshot: Cell<*const ()>,
     keep: RefCell<Option<Arc<dyn Any + Send + Sync>>>,
@@ -41,6 +45,7 @@ struct Slot {
 thread_local! {
     static SLOT: Slot = const {
         Slot {
+            busy: Cell::new(false),
             epoch: Cell::new(0),
             snapshot: Cell::new(std::ptr::null()),
             keep: RefCell::new(None),
@@ -48,10 +53,19 @@ thread_local! {
     };
 }
 
+/// Clears [`Slot::busy`] when the borrowing lookup ends, unwinding included.
+struct Release<'a>(&'a Cell<bool>);
+
+impl Drop for Release<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
 /// Runs `f` on the router's current snapshot: the remembered one when the
 /// router's `epoch` still says so, else the one in `current` (remembered
-/// for next time). `f` must not route through a router (it never does in
-/// this crate: it is one snapshot lookup).
+/// for next time). `f` may do anything, routing included.
 #[inline]
 pub(super) fn with_current<T: Send + Sync + 'static, R>(
     epoch: &AtomicU64,
@@ -62,16 +76,27 @@ pub(super) fn with_current<T: Send + Sync + 'static, R>(
     // before the epoch is visible to the refill below.
     let now = epoch.load(Ordering::Acquire);
     let hit = SLOT
-        .try_with(|slot| (slot.epoch.get() == now).then(|| slot.snapshot.get()))
+        .try_with(|slot| {
+            (slot.epoch.get() == now && !slot.busy.get()).then(|| {
+                slot.busy.set(true);
+                (slot.snapshot.get(), &slot.busy as *const Cell<bool>)
+            })
+        })
         .ok()
         .flatten();
     match hit {
-        // SAFETY: the slot remembers `now` only together with a pointer to a
-        // snapshot published by the router that handed out `now` (epochs
-        // are unique), so it is a `Snapshot<T>` of this router; `keep`
-        // holds a strong reference to it, which only `refill` on this
-        // thread replaces, and `f` does not route (so cannot refill).
-        Some(snapshot) => f(unsafe { &*snapshot.cast::<Snapshot<T>>() }),
+        Some((snapshot, busy)) => {
+            // SAFETY: `busy` points into this thread's slot, alive for the
+            // rest of the thread, and the slot outlives this call (it is
+            // destroyed only at thread exit, after every frame).
+            let _release = Release(unsafe { &*busy });
+            // SAFETY: the slot remembers `now` only together with a pointer
+            // to a snapshot published by the router that handed out `now`
+            // (epochs are unique), so it is a `Snapshot<T>` of this router;
+            // `keep` holds a strong reference to it, which only `refill`
+            // replaces, and `refill` leaves the slot alone while `busy`.
+            f(unsafe { &*snapshot.cast::<Snapshot<T>>() })
+        }
         None => f(&refill(now, current)),
     }
 }
@@ -87,6 +112,10 @@ fn refill<T: Send + Sync + 'static>(
     let snapshot = current.load_full();
     let keep: Arc<dyn Any + Send + Sync> = snapshot.clone();
     let old = SLOT.try_with(|slot| {
+        if slot.busy.get() {
+            // An outer lookup on this thread borrows the remembered one.
+            return None;
+        }
         slot.epoch.set(0);
         slot.snapshot.set(Arc::as_ptr(&snapshot).cast());
         let old = slot.keep.replace(Some(keep));

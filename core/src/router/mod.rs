@@ -139,6 +139,16 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
         self.inner.current.load_full()
     }
 
+    /// Runs `f` on the current snapshot without touching its reference
+    /// count: the per-thread fast path of [`route`](Router::route), for a
+    /// lookup that needs more than an index (a name, a payload) from the
+    /// same snapshot. [`snapshot`](Router::snapshot) hands out an owned
+    /// `Arc` instead.
+    #[inline]
+    pub fn with_snapshot<R>(&self, f: impl FnOnce(&Snapshot<T>) -> R) -> R {
+        local::with_current(&self.inner.epoch, &self.inner.current, f)
+    }
+
     /// A per-thread reading handle whose lookups skip the arc-swap load:
     /// use one in each worker's hot loop.
     pub fn reader(&self) -> RouterReader<T> {
@@ -155,7 +165,7 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
     /// that alternates between routers.
     #[inline]
     pub fn route<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<NodeIndex> {
-        local::with_current(&self.inner.epoch, &self.inner.current, |s| s.route(key))
+        self.with_snapshot(|s| s.route(key))
     }
 
     /// Up to `n` distinct up nodes for `key`, primary first.

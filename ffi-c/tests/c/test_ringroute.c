@@ -198,6 +198,7 @@ int main(void) {
     RUN_TEST(test_every_algorithm);
     RUN_TEST(test_keyless_picks);
     RUN_TEST(test_threads_route_while_membership_changes);
+    RUN_TEST(test_reader_routes_as_the_router);
     return harness_finish();
 }
 
