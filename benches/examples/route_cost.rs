@@ -12,13 +12,18 @@
 //! Paths: `ring` (`Ring::route`), `router` (`Router::route`), `reader`
 //! (`RouterReader::route`), `snapshot` (`Snapshot::route`), `route_n`
 //! (`Ring::route_n(key, 3)`), `route_n_into` (`Ring::route_n_into`, 3
-//! slots), `none` (the loop alone). 100 nodes, 160 vnodes, the benches'
+//! slots), `peak_ewma` and `least_conn` (a P2C pick over 100 nodes weighted
+//! `1 + i % 4` with in-flight counts and observed latencies, `now` given),
+//! `none` (the loop alone). 100 nodes, 160 vnodes, the benches'
 //! 65,536 distinct keys in storage order.
 
 use std::hint::black_box;
 
+use std::time::Duration;
+
+use ringroute::pick::{LeastConn, NodeLoads, PeakEwma, Picker, Rng};
 use ringroute::router::Router;
-use ringroute::{NodeIndex, Ring};
+use ringroute::{NodeIndex, NodeTable, Ring};
 use ringroute_bench::fixtures::{KEYS, Key, keys, name};
 
 const NODES: usize = 100;
@@ -40,6 +45,9 @@ fn main() {
     let snapshot = router.snapshot();
     let mut reader = router.reader();
     let get = |n: Option<NodeIndex>| n.map_or(0, NodeIndex::get);
+    let (table, loads) = pick_fixture();
+    let now = Duration::from_secs(1);
+    let (ewma, least) = (PeakEwma::with_seed(&table, 1), LeastConn::with_seed(&table, 1));
     // One loop per path, the path chosen outside it: only the call is counted.
     let acc = match mode.as_str() {
         "ring" => run(calls, |k| get(ring.route(k))),
@@ -55,6 +63,8 @@ fn main() {
             ring.route_n_into(k, &mut out);
             out[0].get() ^ out[1].get() ^ out[2].get()
         }),
+        "peak_ewma" => run(calls, |_| get(ewma.pick(&table, &loads, now))),
+        "least_conn" => run(calls, |_| get(least.pick(&table, &loads, now))),
         "none" => run(calls, |k| u32::from(k.0[0])),
         other => panic!("unknown path {other}"),
     };
@@ -71,4 +81,23 @@ fn run(calls: usize, mut route: impl FnMut(&Key) -> u32) -> u32 {
         acc = acc.wrapping_add(route(black_box(&keys[i & (KEYS - 1)])));
     }
     acc
+}
+
+/// 100 nodes weighted `1 + i % 4`, in-flight counts 0..8 and latencies
+/// 1..5 ms observed at time 0 (as the pick bench).
+fn pick_fixture() -> (NodeTable, NodeLoads) {
+    let mut table = NodeTable::new();
+    for i in 0..NODES {
+        table
+            .insert(name(i).as_bytes(), 1.0 + (i % 4) as f64, ())
+            .expect("valid node");
+    }
+    let loads = NodeLoads::for_table(&table);
+    let rng = Rng::new(0x10ad);
+    for (i, _) in table.iter() {
+        (0..rng.below(8)).for_each(|_| loads.start(i));
+        let rtt = Duration::from_micros(1000 + rng.below(4000) as u64);
+        loads.observe_latency(i, rtt, Duration::ZERO);
+    }
+    (table, loads)
 }

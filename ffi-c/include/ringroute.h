@@ -377,6 +377,13 @@ typedef uint32_t ringroute_outcome;
 #define RINGROUTE_ALGORITHM_MAGLEV 3
 
 /**
+ * JumpBackHash (Ertl 2024: integer-only, expected constant time) with
+ * MementoHash removals; a placement of its own, not jump's. Unweighted like
+ * `RINGROUTE_ALGORITHM_JUMP`.
+ */
+#define RINGROUTE_ALGORITHM_JUMPBACK 4
+
+/**
  * Of two random up nodes, the one with fewer requests in flight per unit
  * weight (power of two choices, as Envoy's least_request). The default.
  */

@@ -274,7 +274,8 @@ void test_every_algorithm(void) {
     static const char *const SIX[] = {"m0", "m1", "m2", "m3", "m4", "m5"};
     const ringroute_algorithm algorithms[] = {RINGROUTE_ALGORITHM_RING, RINGROUTE_ALGORITHM_JUMP,
                                               RINGROUTE_ALGORITHM_RENDEZVOUS,
-                                              RINGROUTE_ALGORITHM_MAGLEV};
+                                              RINGROUTE_ALGORITHM_MAGLEV,
+                                              RINGROUTE_ALGORITHM_JUMPBACK};
     ringroute_config config;
     ringroute_router *none = NULL;
     size_t a;
