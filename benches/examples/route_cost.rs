@@ -9,7 +9,8 @@
 //! target/release/examples/route_cost ring 100000
 //! ```
 //!
-//! Paths: `ring` (`Ring::route`), `router` (`Router::route`), `reader`
+//! Paths: `ring` (`Ring::route`), `ring_dyn` (the same with a key length
+//! the compiler cannot see, as a C caller's), `router` (`Router::route`), `reader`
 //! (`RouterReader::route`), `snapshot` (`Snapshot::route`), `route_n`
 //! (`Ring::route_n(key, 3)`), `route_n_into` (`Ring::route_n_into`, 3
 //! slots), `peak_ewma` and `least_conn` (a P2C pick over 100 nodes weighted
@@ -47,10 +48,15 @@ fn main() {
     let get = |n: Option<NodeIndex>| n.map_or(0, NodeIndex::get);
     let (table, loads) = pick_fixture();
     let now = Duration::from_secs(1);
-    let (ewma, least) = (PeakEwma::with_seed(&table, 1), LeastConn::with_seed(&table, 1));
+    let (ewma, least) = (
+        PeakEwma::with_seed(&table, 1),
+        LeastConn::with_seed(&table, 1),
+    );
     // One loop per path, the path chosen outside it: only the call is counted.
     let acc = match mode.as_str() {
         "ring" => run(calls, |k| get(ring.route(k))),
+        // The key's length unknown to the compiler, as through the C ABI.
+        "ring_dyn" => run(calls, |k| get(ring.route(&k.0[..black_box(16)]))),
         "router" => run(calls, |k| get(router.route(k))),
         "reader" => run(calls, |k| get(reader.route(k))),
         "snapshot" => run(calls, |k| get(snapshot.route(k))),
