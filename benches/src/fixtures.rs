@@ -90,7 +90,7 @@ pub fn cold_keys() -> &'static [Key] {
         } else {
             KEYS
         };
-        make_keys(n, 0xc01d_5e7)
+        make_keys(n, 0x0c01_d5e7)
     })
 }
 
