@@ -54,7 +54,7 @@
 //! `now` is then `exp(ℓ − now/τ)`, and at one instant `now` the term
 //! `now/τ` is the same for every node, so a pick compares
 //! `ℓ_a + ln((in_flight_a + 1)/w_a)` with the same for `b` (see
-//! [`Loads::log_cost`](super::Loads::log_cost)): no `exp()`, one cheap
+//! [`Loads::log_cost`]): no `exp()`, one cheap
 //! polynomial logarithm of a ratio of small numbers, and `now` is not even
 //! read. The decay is computed only when an observation is folded in. Two
 //! consequences, both negligible for a balancing heuristic: a node observed
