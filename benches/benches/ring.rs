@@ -40,6 +40,7 @@ use std::time::SystemTime;
 use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
 use ringroute::hash::point_hash;
 use ringroute::{NodeIndex, Ring};
+use ringroute_bench::cputime::CpuTime;
 use ringroute_bench::fixtures::{
     KEYS, Key, Xxh3Build, cold_keys, hashes, independent, keys, name, walk,
 };
@@ -271,7 +272,7 @@ fn xxh3_key(key: &Key) -> u32 {
 /// once per iteration, in storage order (throughput) or in a dependent
 /// pseudo-random order (latency). Cold groups take 10 flat samples: one
 /// iteration is milliseconds.
-fn per_key_group<const DEPENDENT: bool>(c: &mut Criterion, group: &str, keys: &[Key]) {
+fn per_key_group<const DEPENDENT: bool>(c: &mut Criterion<CpuTime>, group: &str, keys: &[Key]) {
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(keys.len() as u64));
     if keys.len() > KEYS {
@@ -301,7 +302,7 @@ fn per_key_group<const DEPENDENT: bool>(c: &mut Criterion, group: &str, keys: &[
     g.finish();
 }
 
-fn lookup(c: &mut Criterion) {
+fn lookup(c: &mut Criterion<CpuTime>) {
     per_key_group::<false>(c, "tput_hot", keys());
     per_key_group::<true>(c, "lat_hot", keys());
     per_key_group::<false>(c, "tput_cold", cold_keys());
@@ -309,7 +310,7 @@ fn lookup(c: &mut Criterion) {
 }
 
 /// The structure alone: random `u64` hashes, no key hashing, throughput.
-fn route_hash(c: &mut Criterion) {
+fn route_hash(c: &mut Criterion<CpuTime>) {
     let hashes = hashes();
     let mut g = c.benchmark_group("route_hash");
     g.throughput(Throughput::Elements(hashes.len() as u64));
@@ -333,7 +334,7 @@ fn route_hash(c: &mut Criterion) {
 }
 
 /// Building the 1000-node ring from scratch, names in hand.
-fn build(c: &mut Criterion) {
+fn build(c: &mut Criterion<CpuTime>) {
     let mut g = c.benchmark_group("build");
     g.sample_size(10).sampling_mode(SamplingMode::Flat);
     g.bench_function(BenchmarkId::new(RINGROUTE, BIG), |b| {
@@ -357,7 +358,7 @@ fn build(c: &mut Criterion) {
 /// One change to a fresh copy of the 1000-node ring (the copy is not timed):
 /// `add` a 1001st node, `remove` node 500, `set_weight` of node 500 from 1 to
 /// 2 (160 more points). Peers do the nearest thing their API offers.
-fn ops(c: &mut Criterion) {
+fn ops(c: &mut Criterion<CpuTime>) {
     let f = fixture(BIG);
     let added = &names()[BIG];
     let changed = &names()[BIG / 2];
@@ -498,7 +499,7 @@ fn ops(c: &mut Criterion) {
 /// Three distinct nodes per key, `KEYS` independent keys per iteration.
 /// hashring's `get_with_replicas` clones its whole ring per call, so it is
 /// left out.
-fn replicas(c: &mut Criterion) {
+fn replicas(c: &mut Criterion<CpuTime>) {
     let keys = keys();
     let mut g = c.benchmark_group("replicas");
     g.throughput(Throughput::Elements(KEYS as u64));
@@ -539,7 +540,13 @@ fn replicas(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, lookup, route_hash, build, ops, replicas);
+criterion_group! {
+    name = benches;
+    // CPU time of the benchmarking thread, not wall time: on this shared
+    // machine the scheduler's time for other processes would dominate.
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = lookup, route_hash, build, ops, replicas
+}
 
 /// A group of the ratio table: its contenders (the first is the reference),
 /// its parameters, and how many operations one iteration performs.
