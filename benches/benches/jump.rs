@@ -42,6 +42,7 @@ use jumphash::CustomJumpHasher;
 use ringroute::NodeIndex;
 use ringroute::jump::{Jump, jump_hash};
 use ringroute::jumpback::{JumpBack, jumpback_hash};
+use ringroute_bench::cputime::CpuTime;
 use ringroute_bench::fixtures::{KEYS, Key, Xxh3Build, Xxh3OneShot, keys, name, walk};
 use ringroute_bench::report::{criterion_home, measuring};
 use xxhash_rust::xxh3::xxh3_64;
@@ -194,7 +195,7 @@ fn route_anchor(a: &Anchor, key: &Key) -> u32 {
     a.get_resource(*key).copied().unwrap_or(0)
 }
 
-fn per_key_group<const DEPENDENT: bool>(c: &mut Criterion, group: &str) {
+fn per_key_group<const DEPENDENT: bool>(c: &mut Criterion<CpuTime>, group: &str) {
     let keys = keys();
     let f = fixture();
     let n = NODES;
@@ -260,17 +261,17 @@ fn per_key_group<const DEPENDENT: bool>(c: &mut Criterion, group: &str) {
     g.finish();
 }
 
-fn lookup(c: &mut Criterion) {
+fn lookup(c: &mut Criterion<CpuTime>) {
     per_key_group::<false>(c, "jump_lookup");
 }
 
-fn latency(c: &mut Criterion) {
+fn latency(c: &mut Criterion<CpuTime>) {
     per_key_group::<true>(c, "jump_latency");
 }
 
 /// One change to a fresh copy of the 1000-node cluster (the copy is not
 /// timed): `remove` node 500, `add` a 1001st node.
-fn ops(c: &mut Criterion) {
+fn ops(c: &mut Criterion<CpuTime>) {
     let f = fixture();
     let middle = name(NODES / 2);
     let added = name(NODES);
@@ -324,7 +325,12 @@ fn ops(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, lookup, latency, ops);
+criterion_group! {
+    name = benches;
+    // The benchmarking thread's CPU time: see `ringroute_bench::cputime`.
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = lookup, latency, ops
+}
 
 /// A group of the ratio table: its contenders (the first is the reference),
 /// its parameters, and how many operations one iteration performs.

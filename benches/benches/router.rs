@@ -25,6 +25,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use parking_lot::RwLock;
 use ringroute::Ring;
 use ringroute::router::Router;
+use ringroute_bench::cputime::CpuTime;
 use ringroute_bench::fixtures::{self, KEYS, name};
 use ringroute_bench::report::{Table, measuring, print_table};
 
@@ -54,7 +55,7 @@ fn sum(keys: &[[u8; 16]], route: impl Fn(&[u8; 16]) -> u32) -> u32 {
         .fold(0u32, |acc, k| acc.wrapping_add(route(black_box(k))))
 }
 
-fn overhead(c: &mut Criterion) {
+fn overhead(c: &mut Criterion<CpuTime>) {
     let keys = keys();
     let mut g = c.benchmark_group("router_overhead");
     g.throughput(Throughput::Elements(KEYS as u64));
@@ -97,7 +98,7 @@ fn background(mut work: impl FnMut() + Send + 'static) -> (Arc<AtomicBool>, Join
     (stop, handle)
 }
 
-fn under_writes(c: &mut Criterion) {
+fn under_writes(c: &mut Criterion<CpuTime>) {
     let keys = keys();
     let mut g = c.benchmark_group("reader_under_writes");
     g.throughput(Throughput::Elements(KEYS as u64));
@@ -150,7 +151,7 @@ fn under_writes(c: &mut Criterion) {
     }
 }
 
-fn swap_strategy(c: &mut Criterion) {
+fn swap_strategy(c: &mut Criterion<CpuTime>) {
     let keys = Arc::new(keys());
     let mut g = c.benchmark_group("swap_strategy");
     g.throughput(Throughput::Elements(KEYS as u64));
@@ -214,7 +215,12 @@ const TABLES: &[Table] = &[
     },
 ];
 
-criterion_group!(benches, overhead, under_writes, swap_strategy);
+criterion_group! {
+    name = benches;
+    // The benchmarking thread's CPU time: see `ringroute_bench::cputime`.
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = overhead, under_writes, swap_strategy
+}
 
 fn main() {
     let since = SystemTime::now();
