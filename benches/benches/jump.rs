@@ -10,6 +10,11 @@
 //!   middle (every node `i` with `i % 10 == 5`), so a tenth of the keys walk
 //!   memento's replacements.
 //! * `ringroute_jump_hash`: [`ringroute::jump::jump_hash`] alone.
+//! * `ringroute_jumpback`: [`ringroute::jumpback::JumpBack`]`::route`
+//!   (JumpBackHash with memento, nothing removed); `ringroute_jumpback_hash`:
+//!   [`ringroute::jumpback::jumpback_hash`] alone; `jump_back_hash` 0.1: the
+//!   crate's `bucket`, fed SplitMix64 seeded with the same key hash (the same
+//!   answers, checked).
 //! * `jump_consistent_hash` 0.1: `jump_consistent_hash::hash`, fed the same
 //!   key hash.
 //! * `jumphash` 0.1: its `CustomJumpHasher` over [`Xxh3OneShot`], so the key
@@ -36,12 +41,12 @@ use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, cri
 use jumphash::CustomJumpHasher;
 use ringroute::NodeIndex;
 use ringroute::jump::{Jump, jump_hash};
-use ringroute_bench::fixtures::{Key, Xxh3Build, Xxh3OneShot, keys, name};
+use ringroute::jumpback::{JumpBack, jumpback_hash};
+use ringroute_bench::cputime::CpuTime;
+use ringroute_bench::fixtures::{KEYS, Key, Xxh3Build, Xxh3OneShot, keys, name, walk};
 use ringroute_bench::report::{criterion_home, measuring};
 use xxhash_rust::xxh3::xxh3_64;
 
-/// Distinct keys, cycled; a power of two so the latency chain can mask.
-const KEYS: usize = 4096;
 /// Buckets (nodes) of every contender.
 const NODES: usize = 1000;
 
@@ -53,11 +58,17 @@ const JUMPHASH: &str = "jumphash";
 const ANCHOR: &str = "anchorhash";
 const ANCHOR_10: &str = "anchorhash_10pct";
 const XXH3: &str = "xxh3_key";
+const RR_JUMPBACK: &str = "ringroute_jumpback";
+const RR_JUMPBACK_HASH: &str = "ringroute_jumpback_hash";
+const JBH: &str = "jump_back_hash";
 
 const LOOKUP_CONTENDERS: &[&str] = &[
     RR_JUMP,
     RR_MEMENTO,
     RR_JUMP_HASH,
+    RR_JUMPBACK,
+    RR_JUMPBACK_HASH,
+    JBH,
     JCH,
     JUMPHASH,
     ANCHOR,
@@ -72,7 +83,36 @@ fn removed() -> impl Iterator<Item = usize> {
 
 type Anchor = anchorhash::AnchorHash<Key, u32, Xxh3Build>;
 
+/// The `jump-back-hash` crate's random source: SplitMix64 seeded with the
+/// key hash, the source ringroute's JumpBackHash documents.
+struct SplitMix64(u64);
+
+impl rand_core::RngCore for SplitMix64 {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+
+    #[inline]
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        rand_core::impls::fill_bytes_via_next(self, dest);
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
 struct Fixture {
+    jumpback: JumpBack,
     jump: Jump,
     memento: Jump,
     jumphash: CustomJumpHasher<Xxh3OneShot>,
@@ -106,7 +146,12 @@ fn fixture() -> &'static Fixture {
                 .remove_resource(&(i as u32))
                 .expect("anchor member");
         }
+        let mut jumpback = JumpBack::new();
+        for i in 0..NODES {
+            jumpback.add(&name(i), 1.0).expect("new node");
+        }
         let f = Fixture {
+            jumpback,
             jump,
             memento,
             jumphash: CustomJumpHasher::new(Xxh3OneShot(0)),
@@ -122,6 +167,12 @@ fn fixture() -> &'static Fixture {
             let bucket = jump_hash(h, NODES as u32);
             assert_eq!(f.jump.route(k), Some(NodeIndex::new(bucket)));
             assert_eq!(jump_consistent_hash::hash(h, NODES), bucket);
+            let back = jumpback_hash(h, NODES as u32);
+            assert_eq!(f.jumpback.route(k), Some(NodeIndex::new(back)));
+            assert_eq!(
+                jump_back_hash::bucket(&mut SplitMix64(h), NODES as u32),
+                back
+            );
             assert_eq!(f.jumphash.slot(k, NODES as u32), bucket);
             // Memento moved only the removed nodes' keys, onto kept nodes.
             let m = f.memento.route(k).expect("nodes are up").get();
@@ -144,89 +195,83 @@ fn route_anchor(a: &Anchor, key: &Key) -> u32 {
     a.get_resource(*key).copied().unwrap_or(0)
 }
 
-/// All `KEYS` keys, independent of one another: the CPU may overlap lookups.
-#[inline]
-fn independent(keys: &[Key], mut route: impl FnMut(&Key) -> u32) -> u32 {
-    let mut acc = 0u32;
-    for k in keys {
-        acc = acc.wrapping_add(route(k));
-    }
-    acc
-}
-
-/// `KEYS` lookups where the next key's index depends on the previous answer.
-#[inline]
-fn dependent(keys: &[Key], mut route: impl FnMut(&Key) -> u32) -> u32 {
-    let mut prev = 0u32;
-    for step in 0..KEYS {
-        prev = route(&keys[(step + prev as usize) & (KEYS - 1)]);
-    }
-    prev
-}
-
-fn per_key_group<const DEPENDENT: bool>(c: &mut Criterion, group: &str) {
-    fn walk<const DEPENDENT: bool>(keys: &[Key], route: impl FnMut(&Key) -> u32) -> u32 {
-        if DEPENDENT {
-            dependent(keys, route)
-        } else {
-            independent(keys, route)
-        }
-    }
+fn per_key_group<const DEPENDENT: bool>(c: &mut Criterion<CpuTime>, group: &str) {
     let keys = keys();
     let f = fixture();
     let n = NODES;
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(KEYS as u64));
     g.bench_function(BenchmarkId::new(RR_JUMP, n), |b| {
-        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_jump(&f.jump, k)))
+        b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| route_jump(&f.jump, k)))
     });
     g.bench_function(BenchmarkId::new(RR_MEMENTO, n), |b| {
-        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_jump(&f.memento, k)))
+        b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| route_jump(&f.memento, k)))
     });
     g.bench_function(BenchmarkId::new(RR_JUMP_HASH, n), |b| {
         b.iter(|| {
-            walk::<DEPENDENT>(black_box(keys), |k| {
+            walk::<DEPENDENT, _>(black_box(keys), |k| {
                 jump_hash(xxh3_64(&k.0), black_box(NODES as u32))
+            })
+        })
+    });
+    g.bench_function(BenchmarkId::new(RR_JUMPBACK, n), |b| {
+        b.iter(|| {
+            walk::<DEPENDENT, _>(black_box(keys), |k| {
+                f.jumpback.route(k).map_or(0, NodeIndex::get)
+            })
+        })
+    });
+    g.bench_function(BenchmarkId::new(RR_JUMPBACK_HASH, n), |b| {
+        b.iter(|| {
+            walk::<DEPENDENT, _>(black_box(keys), |k| {
+                jumpback_hash(xxh3_64(&k.0), black_box(NODES as u32))
+            })
+        })
+    });
+    g.bench_function(BenchmarkId::new(JBH, n), |b| {
+        b.iter(|| {
+            walk::<DEPENDENT, _>(black_box(keys), |k| {
+                jump_back_hash::bucket(&mut SplitMix64(xxh3_64(&k.0)), black_box(NODES as u32))
             })
         })
     });
     g.bench_function(BenchmarkId::new(JCH, n), |b| {
         b.iter(|| {
-            walk::<DEPENDENT>(black_box(keys), |k| {
+            walk::<DEPENDENT, _>(black_box(keys), |k| {
                 jump_consistent_hash::hash(xxh3_64(&k.0), black_box(NODES))
             })
         })
     });
     g.bench_function(BenchmarkId::new(JUMPHASH, n), |b| {
         b.iter(|| {
-            walk::<DEPENDENT>(black_box(keys), |k| {
+            walk::<DEPENDENT, _>(black_box(keys), |k| {
                 f.jumphash.slot(k, black_box(NODES as u32))
             })
         })
     });
     g.bench_function(BenchmarkId::new(ANCHOR, n), |b| {
-        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_anchor(&f.anchor, k)))
+        b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| route_anchor(&f.anchor, k)))
     });
     g.bench_function(BenchmarkId::new(ANCHOR_10, n), |b| {
-        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_anchor(&f.anchor_10, k)))
+        b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| route_anchor(&f.anchor_10, k)))
     });
     g.bench_function(BenchmarkId::new(XXH3, n), |b| {
-        b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| xxh3_64(&k.0) as u32))
+        b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| xxh3_64(&k.0) as u32))
     });
     g.finish();
 }
 
-fn lookup(c: &mut Criterion) {
+fn lookup(c: &mut Criterion<CpuTime>) {
     per_key_group::<false>(c, "jump_lookup");
 }
 
-fn latency(c: &mut Criterion) {
+fn latency(c: &mut Criterion<CpuTime>) {
     per_key_group::<true>(c, "jump_latency");
 }
 
 /// One change to a fresh copy of the 1000-node cluster (the copy is not
 /// timed): `remove` node 500, `add` a 1001st node.
-fn ops(c: &mut Criterion) {
+fn ops(c: &mut Criterion<CpuTime>) {
     let f = fixture();
     let middle = name(NODES / 2);
     let added = name(NODES);
@@ -280,7 +325,12 @@ fn ops(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, lookup, latency, ops);
+criterion_group! {
+    name = benches;
+    // The benchmarking thread's CPU time: see `ringroute_bench::cputime`.
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = lookup, latency, ops
+}
 
 /// A group of the ratio table: its contenders (the first is the reference),
 /// its parameters, and how many operations one iteration performs.

@@ -34,6 +34,7 @@ use ringroute::pick::{
     LeastConn, NodeLoads, PeakEwma, Picker, Rng, RoundRobin, SmoothWeighted, WeightedRandom,
 };
 use ringroute::{NodeIndex, NodeState, NodeTable};
+use ringroute_bench::cputime::CpuTime;
 use ringroute_bench::report::{criterion_home, measuring};
 use weighted_rand::builder::{NewBuilder, WalkerTableBuilder};
 
@@ -79,7 +80,7 @@ fn raw(node: Option<NodeIndex>) -> u32 {
     node.map_or(u32::MAX, NodeIndex::get)
 }
 
-fn weighted(c: &mut Criterion) {
+fn weighted(c: &mut Criterion<CpuTime>) {
     let mut g = c.benchmark_group("weighted");
     g.throughput(Throughput::Elements(BATCH as u64));
     for n in SIZES {
@@ -116,7 +117,7 @@ fn weighted(c: &mut Criterion) {
     g.finish();
 }
 
-fn rotation(c: &mut Criterion) {
+fn rotation(c: &mut Criterion<CpuTime>) {
     let mut g = c.benchmark_group("rotation");
     g.throughput(Throughput::Elements(BATCH as u64));
     for n in SIZES {
@@ -133,7 +134,7 @@ fn rotation(c: &mut Criterion) {
     g.finish();
 }
 
-fn p2c(c: &mut Criterion) {
+fn p2c(c: &mut Criterion<CpuTime>) {
     let mut g = c.benchmark_group("p2c");
     g.throughput(Throughput::Elements(BATCH as u64));
     for n in SIZES {
@@ -219,7 +220,9 @@ fn print_table(since: SystemTime) {
 
 fn main() {
     let since = SystemTime::now();
+    // The benchmarking thread's CPU time: see `ringroute_bench::cputime`.
     let mut c = Criterion::default()
+        .with_measurement(CpuTime)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2))
         .configure_from_args();

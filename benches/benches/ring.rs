@@ -13,13 +13,18 @@
 //!   [`VNode`]s. It also hashes through our [`Xxh3Build`]: the key hashes to
 //!   exactly `xxh3_64(key)`, a vnode to `xxh3_64(name ++ j.to_le_bytes())`
 //!   (one hash per point, like ringroute).
+//! * `split_pp`: the strongest simple ring, the baseline: `xxh3_64` +
+//!   `partition_point` over a sorted `Vec<u64>` of points, the owners in a
+//!   separate `Vec<u32>`, with ringroute's exact points.
 //! * `plain`: the textbook ring written here, `xxh3_64` + a sorted
 //!   `Vec<(u64, u32)>` + `partition_point`, with ringroute's exact points.
 //! * `xxh3_key`: `xxh3_64(key)` alone, the floor of any hash ring.
 //!
-//! Groups: `lookup` (independent keys), `latency` (each key depends on the
-//! previous answer), `build` (1000 nodes from scratch), `ops` (one change to
-//! the 1000-node ring), `replicas` (three distinct nodes per key). See
+//! Groups: `tput_hot` / `tput_cold` (independent keys, the 1 MiB hot set or
+//! the 32 MiB cold set), `lat_hot` / `lat_cold` (each key depends on the
+//! previous answer), `route_hash` (random `u64` hashes: the structure
+//! alone), `build` (1000 nodes from scratch), `ops` (one change to the
+//! 1000-node ring), `replicas` (three distinct nodes per key). See
 //! `benches/README.md`.
 //!
 //! `main` is our own: it runs the groups, lets criterion print its summary,
@@ -33,13 +38,15 @@ use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
+use ringroute::hash::point_hash;
 use ringroute::{NodeIndex, Ring};
-use ringroute_bench::fixtures::{Key, Xxh3Build, keys, name};
+use ringroute_bench::cputime::CpuTime;
+use ringroute_bench::fixtures::{
+    KEYS, Key, Xxh3Build, cold_keys, hashes, independent, keys, name, walk,
+};
 use ringroute_bench::report::{criterion_home, human, measuring};
 use xxhash_rust::xxh3::xxh3_64;
 
-/// Distinct keys, cycled; a power of two so the latency chain can mask.
-const KEYS: usize = 4096;
 /// Virtual nodes per node, for every contender.
 const VNODES: u32 = 160;
 /// Ring sizes of the lookup groups (16,000 and 160,000 points).
@@ -54,10 +61,12 @@ const RINGROUTE: &str = "ringroute";
 const CHR: &str = "consistent_hash_ring";
 const HASHRING: &str = "hashring";
 const PLAIN: &str = "plain";
+const SPLIT: &str = "split_pp";
 const XXH3: &str = "xxh3_key";
 const ROUTE_N: &str = "ringroute_route_n";
 const REPLICAS: &str = "ringroute_replicas";
 const CHR_REPLICAS: &str = "consistent_hash_ring_replicas";
+const ROUTE_N_INTO: &str = "ringroute_route_n_into";
 
 /// Every node name ([`name`]), made once.
 fn names() -> &'static [String] {
@@ -107,7 +116,7 @@ struct Plain {
 impl Plain {
     fn node_points(node: usize, from: u32, to: u32) -> impl Iterator<Item = (u64, u32)> {
         let name = names()[node].as_bytes();
-        (from..to).map(move |j| (ringroute::hash::point_hash(name, j), node as u32))
+        (from..to).map(move |j| (point_hash(name, j), node as u32))
     }
 
     fn build(nodes: usize) -> Self {
@@ -130,10 +139,43 @@ impl Plain {
 
     #[inline]
     fn route(&self, key: &[u8]) -> u32 {
-        let hash = xxh3_64(key);
+        self.route_hash(xxh3_64(key))
+    }
+
+    #[inline]
+    fn route_hash(&self, hash: u64) -> u32 {
         let i = self.points.partition_point(|p| p.0 < hash);
         let i = if i == self.points.len() { 0 } else { i };
         self.points[i].1
+    }
+}
+
+/// The baseline peer, the strongest simple ring: [`Plain`]'s points split
+/// into a sorted `Vec<u64>` (the binary search touches only those, 8 bytes
+/// per probe) and the owners in a parallel `Vec<u32>`.
+struct Split {
+    points: Vec<u64>,
+    owners: Vec<u32>,
+}
+
+impl Split {
+    fn from_plain(plain: &Plain) -> Self {
+        Split {
+            points: plain.points.iter().map(|p| p.0).collect(),
+            owners: plain.points.iter().map(|p| p.1).collect(),
+        }
+    }
+
+    #[inline]
+    fn route(&self, key: &[u8]) -> u32 {
+        self.route_hash(xxh3_64(key))
+    }
+
+    #[inline]
+    fn route_hash(&self, hash: u64) -> u32 {
+        let i = self.points.partition_point(|&p| p < hash);
+        let i = if i == self.points.len() { 0 } else { i };
+        self.owners[i]
     }
 }
 
@@ -172,6 +214,7 @@ struct Fixture {
     chr: Chr,
     hashring: HashRing,
     plain: Plain,
+    split: Split,
 }
 
 fn fixture(nodes: usize) -> &'static Fixture {
@@ -181,11 +224,13 @@ fn fixture(nodes: usize) -> &'static Fixture {
         .position(|&n| n == nodes)
         .expect("a known size");
     CELLS[slot].get_or_init(|| {
+        let plain = Plain::build(nodes);
         let f = Fixture {
             ringroute: build_ringroute(nodes),
             chr: build_chr(nodes),
             hashring: build_hashring(nodes),
-            plain: Plain::build(nodes),
+            split: Split::from_plain(&plain),
+            plain,
         };
         // Same points, same answers: ringroute and the baseline must agree on
         // every key (node indices are insertion order in both).
@@ -197,6 +242,7 @@ fn fixture(nodes: usize) -> &'static Fixture {
                 f.ringroute.route(k).map(NodeIndex::get),
                 Some(f.plain.route(&k.0))
             );
+            assert_eq!(f.split.route(&k.0), f.plain.route(&k.0));
         }
         f
     })
@@ -222,72 +268,73 @@ fn xxh3_key(key: &Key) -> u32 {
     xxh3_64(&key.0) as u32
 }
 
-/// All `KEYS` keys, independent of one another: the CPU may overlap lookups.
-#[inline]
-fn independent(keys: &[Key], mut route: impl FnMut(&Key) -> u32) -> u32 {
-    let mut acc = 0u32;
-    for k in keys {
-        acc = acc.wrapping_add(route(k));
-    }
-    acc
-}
-
-/// `KEYS` lookups where the next key's index depends on the previous
-/// answer, so no lookup can start before the one before it has finished.
-/// The step counter keeps the walk from settling into a short cycle.
-#[inline]
-fn dependent(keys: &[Key], mut route: impl FnMut(&Key) -> u32) -> u32 {
-    let mut prev = 0u32;
-    for step in 0..KEYS {
-        prev = route(&keys[(step + prev as usize) & (KEYS - 1)]);
-    }
-    prev
-}
-
-/// One lookup group: every contender at every size, `KEYS` keys per
-/// iteration. Generic over the walk so each route closure is inlined.
-fn per_key_group<const DEPENDENT: bool>(c: &mut Criterion, group: &str) {
-    fn walk<const DEPENDENT: bool>(keys: &[Key], route: impl FnMut(&Key) -> u32) -> u32 {
-        if DEPENDENT {
-            dependent(keys, route)
-        } else {
-            independent(keys, route)
-        }
-    }
-    let keys = keys();
+/// One lookup group: every contender at every size, every key of `keys`
+/// once per iteration, in storage order (throughput) or in a dependent
+/// pseudo-random order (latency). Cold groups take 10 flat samples: one
+/// iteration is milliseconds.
+fn per_key_group<const DEPENDENT: bool>(c: &mut Criterion<CpuTime>, group: &str, keys: &[Key]) {
     let mut g = c.benchmark_group(group);
-    g.throughput(Throughput::Elements(KEYS as u64));
+    g.throughput(Throughput::Elements(keys.len() as u64));
+    if keys.len() > KEYS {
+        g.sample_size(10).sampling_mode(SamplingMode::Flat);
+    }
     for &n in &SIZES {
         let f = fixture(n);
         g.bench_function(BenchmarkId::new(RINGROUTE, n), |b| {
-            b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_ringroute(&f.ringroute, k)))
+            b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| route_ringroute(&f.ringroute, k)))
         });
-        g.bench_function(BenchmarkId::new(CHR, n), |b| {
-            b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_chr(&f.chr, k)))
-        });
-        g.bench_function(BenchmarkId::new(HASHRING, n), |b| {
-            b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| route_hashring(&f.hashring, k)))
+        g.bench_function(BenchmarkId::new(SPLIT, n), |b| {
+            b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| f.split.route(&k.0)))
         });
         g.bench_function(BenchmarkId::new(PLAIN, n), |b| {
-            b.iter(|| walk::<DEPENDENT>(black_box(keys), |k| f.plain.route(&k.0)))
+            b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| f.plain.route(&k.0)))
+        });
+        g.bench_function(BenchmarkId::new(CHR, n), |b| {
+            b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| route_chr(&f.chr, k)))
+        });
+        g.bench_function(BenchmarkId::new(HASHRING, n), |b| {
+            b.iter(|| walk::<DEPENDENT, _>(black_box(keys), |k| route_hashring(&f.hashring, k)))
         });
         g.bench_function(BenchmarkId::new(XXH3, n), |b| {
-            b.iter(|| walk::<DEPENDENT>(black_box(keys), xxh3_key))
+            b.iter(|| walk::<DEPENDENT, _>(black_box(keys), xxh3_key))
         });
     }
     g.finish();
 }
 
-fn lookup(c: &mut Criterion) {
-    per_key_group::<false>(c, "lookup");
+fn lookup(c: &mut Criterion<CpuTime>) {
+    per_key_group::<false>(c, "tput_hot", keys());
+    per_key_group::<true>(c, "lat_hot", keys());
+    per_key_group::<false>(c, "tput_cold", cold_keys());
+    per_key_group::<true>(c, "lat_cold", cold_keys());
 }
 
-fn latency(c: &mut Criterion) {
-    per_key_group::<true>(c, "latency");
+/// The structure alone: random `u64` hashes, no key hashing, throughput.
+fn route_hash(c: &mut Criterion<CpuTime>) {
+    let hashes = hashes();
+    let mut g = c.benchmark_group("route_hash");
+    g.throughput(Throughput::Elements(hashes.len() as u64));
+    for &n in &SIZES {
+        let f = fixture(n);
+        g.bench_function(BenchmarkId::new(RINGROUTE, n), |b| {
+            b.iter(|| {
+                independent(black_box(hashes), |&h| {
+                    f.ringroute.route_hash(h).map_or(0, NodeIndex::get)
+                })
+            })
+        });
+        g.bench_function(BenchmarkId::new(SPLIT, n), |b| {
+            b.iter(|| independent(black_box(hashes), |&h| f.split.route_hash(h)))
+        });
+        g.bench_function(BenchmarkId::new(PLAIN, n), |b| {
+            b.iter(|| independent(black_box(hashes), |&h| f.plain.route_hash(h)))
+        });
+    }
+    g.finish();
 }
 
 /// Building the 1000-node ring from scratch, names in hand.
-fn build(c: &mut Criterion) {
+fn build(c: &mut Criterion<CpuTime>) {
     let mut g = c.benchmark_group("build");
     g.sample_size(10).sampling_mode(SamplingMode::Flat);
     g.bench_function(BenchmarkId::new(RINGROUTE, BIG), |b| {
@@ -299,6 +346,9 @@ fn build(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new(PLAIN, BIG), |b| {
         b.iter(|| Plain::build(black_box(BIG)))
     });
+    g.bench_function(BenchmarkId::new(SPLIT, BIG), |b| {
+        b.iter(|| Split::from_plain(&Plain::build(black_box(BIG))))
+    });
     g.bench_function(BenchmarkId::new(CHR, BIG), |b| {
         b.iter(|| build_chr(black_box(BIG)))
     });
@@ -308,7 +358,7 @@ fn build(c: &mut Criterion) {
 /// One change to a fresh copy of the 1000-node ring (the copy is not timed):
 /// `add` a 1001st node, `remove` node 500, `set_weight` of node 500 from 1 to
 /// 2 (160 more points). Peers do the nearest thing their API offers.
-fn ops(c: &mut Criterion) {
+fn ops(c: &mut Criterion<CpuTime>) {
     let f = fixture(BIG);
     let added = &names()[BIG];
     let changed = &names()[BIG / 2];
@@ -449,7 +499,7 @@ fn ops(c: &mut Criterion) {
 /// Three distinct nodes per key, `KEYS` independent keys per iteration.
 /// hashring's `get_with_replicas` clones its whole ring per call, so it is
 /// left out.
-fn replicas(c: &mut Criterion) {
+fn replicas(c: &mut Criterion<CpuTime>) {
     let keys = keys();
     let mut g = c.benchmark_group("replicas");
     g.throughput(Throughput::Elements(KEYS as u64));
@@ -460,6 +510,15 @@ fn replicas(c: &mut Criterion) {
                 independent(black_box(keys), |k| {
                     let r = f.ringroute.route_n(k, 3);
                     r[0].get() ^ r[1].get() ^ r[2].get()
+                })
+            })
+        });
+        g.bench_function(BenchmarkId::new(ROUTE_N_INTO, n), |b| {
+            b.iter(|| {
+                independent(black_box(keys), |k| {
+                    let mut out = [NodeIndex::new(0); 3];
+                    f.ringroute.route_n_into(k, &mut out);
+                    out[0].get() ^ out[1].get() ^ out[2].get()
                 })
             })
         });
@@ -481,7 +540,13 @@ fn replicas(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, lookup, latency, build, ops, replicas);
+criterion_group! {
+    name = benches;
+    // CPU time of the benchmarking thread, not wall time: on this shared
+    // machine the scheduler's time for other processes would dominate.
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = lookup, route_hash, build, ops, replicas
+}
 
 /// A group of the ratio table: its contenders (the first is the reference),
 /// its parameters, and how many operations one iteration performs.
@@ -489,39 +554,59 @@ struct Table {
     group: &'static str,
     contenders: &'static [&'static str],
     params: &'static [&'static str],
-    ops_per_iter: f64,
+    ops_per_iter: fn() -> f64,
 }
+
+const PER_KEY: &[&str] = &[RINGROUTE, SPLIT, PLAIN, CHR, HASHRING, XXH3];
 
 const TABLES: &[Table] = &[
     Table {
-        group: "lookup",
-        contenders: &[RINGROUTE, CHR, HASHRING, PLAIN, XXH3],
+        group: "tput_hot",
+        contenders: PER_KEY,
         params: &["100", "1000"],
-        ops_per_iter: KEYS as f64,
+        ops_per_iter: || KEYS as f64,
     },
     Table {
-        group: "latency",
-        contenders: &[RINGROUTE, CHR, HASHRING, PLAIN, XXH3],
+        group: "tput_cold",
+        contenders: PER_KEY,
         params: &["100", "1000"],
-        ops_per_iter: KEYS as f64,
+        ops_per_iter: || cold_keys().len() as f64,
+    },
+    Table {
+        group: "lat_hot",
+        contenders: PER_KEY,
+        params: &["100", "1000"],
+        ops_per_iter: || KEYS as f64,
+    },
+    Table {
+        group: "lat_cold",
+        contenders: PER_KEY,
+        params: &["100", "1000"],
+        ops_per_iter: || cold_keys().len() as f64,
+    },
+    Table {
+        group: "route_hash",
+        contenders: &[RINGROUTE, SPLIT, PLAIN],
+        params: &["100", "1000"],
+        ops_per_iter: || KEYS as f64,
     },
     Table {
         group: "build",
-        contenders: &[RINGROUTE, CHR, HASHRING, PLAIN],
+        contenders: &[RINGROUTE, SPLIT, CHR, HASHRING, PLAIN],
         params: &["1000"],
-        ops_per_iter: 1.0,
+        ops_per_iter: || 1.0,
     },
     Table {
         group: "ops",
         contenders: &[RINGROUTE, CHR, HASHRING, PLAIN],
         params: &["add", "remove", "set_weight"],
-        ops_per_iter: 1.0,
+        ops_per_iter: || 1.0,
     },
     Table {
         group: "replicas",
-        contenders: &[ROUTE_N, REPLICAS, CHR_REPLICAS],
+        contenders: &[ROUTE_N, ROUTE_N_INTO, REPLICAS, CHR_REPLICAS],
         params: &["100", "1000"],
-        ops_per_iter: KEYS as f64,
+        ops_per_iter: || KEYS as f64,
     },
 ];
 
@@ -582,8 +667,10 @@ fn estimate(
 
 /// The goals set for ringroute, in ns per operation: `(group, param, goal)`.
 const GOALS: &[(&str, &str, f64)] = &[
-    ("lookup", "100", 5.0),
-    ("lookup", "1000", 10.0),
+    ("tput_hot", "100", 5.0),
+    ("tput_hot", "1000", 10.0),
+    ("tput_cold", "100", 5.0),
+    ("tput_cold", "1000", 10.0),
     ("build", "1000", 2.5e6),
 ];
 
@@ -607,9 +694,9 @@ fn print_table(since: SystemTime) {
                 .iter()
                 .map(|c| {
                     estimate(&home, t.group, c, param, since).map(|e| Estimate {
-                        typical: e.typical / t.ops_per_iter,
-                        median: e.median / t.ops_per_iter,
-                        best: e.best / t.ops_per_iter,
+                        typical: e.typical / (t.ops_per_iter)(),
+                        median: e.median / (t.ops_per_iter)(),
+                        best: e.best / (t.ops_per_iter)(),
                     })
                 })
                 .collect();

@@ -11,7 +11,8 @@
 //!   reading the same structure at the same time (on this 2-core machine that
 //!   is the other core), which is where a lock's shared counter hurts.
 //!
-//! 100 and 1000 nodes, 160 vnodes, 4096 16-byte keys per iteration.
+//! 100 and 1000 nodes, 160 vnodes, the shared 65,536 16-byte keys per
+//! iteration (`ringroute_bench::fixtures`).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -24,29 +25,15 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use parking_lot::RwLock;
 use ringroute::Ring;
 use ringroute::router::Router;
+use ringroute_bench::cputime::CpuTime;
+use ringroute_bench::fixtures::{self, KEYS, name};
 use ringroute_bench::report::{Table, measuring, print_table};
 
-const KEYS: usize = 4096;
 const SIZES: [usize; 2] = [100, 1000];
 
+/// The shared hot set (65,536 distinct keys, 1 MiB), as byte arrays.
 fn keys() -> Vec<[u8; 16]> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    (0..KEYS)
-        .map(|_| {
-            let mut key = [0u8; 16];
-            for chunk in key.chunks_mut(8) {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                chunk.copy_from_slice(&state.to_le_bytes());
-            }
-            key
-        })
-        .collect()
-}
-
-fn name(i: usize) -> String {
-    format!("10.0.{}.{}:11211", i / 256, i % 256)
+    fixtures::keys().iter().map(|k| k.0).collect()
 }
 
 fn ring(n: usize) -> Ring {
@@ -68,7 +55,7 @@ fn sum(keys: &[[u8; 16]], route: impl Fn(&[u8; 16]) -> u32) -> u32 {
         .fold(0u32, |acc, k| acc.wrapping_add(route(black_box(k))))
 }
 
-fn overhead(c: &mut Criterion) {
+fn overhead(c: &mut Criterion<CpuTime>) {
     let keys = keys();
     let mut g = c.benchmark_group("router_overhead");
     g.throughput(Throughput::Elements(KEYS as u64));
@@ -111,7 +98,7 @@ fn background(mut work: impl FnMut() + Send + 'static) -> (Arc<AtomicBool>, Join
     (stop, handle)
 }
 
-fn under_writes(c: &mut Criterion) {
+fn under_writes(c: &mut Criterion<CpuTime>) {
     let keys = keys();
     let mut g = c.benchmark_group("reader_under_writes");
     g.throughput(Throughput::Elements(KEYS as u64));
@@ -164,7 +151,7 @@ fn under_writes(c: &mut Criterion) {
     }
 }
 
-fn swap_strategy(c: &mut Criterion) {
+fn swap_strategy(c: &mut Criterion<CpuTime>) {
     let keys = Arc::new(keys());
     let mut g = c.benchmark_group("swap_strategy");
     g.throughput(Throughput::Elements(KEYS as u64));
@@ -228,7 +215,12 @@ const TABLES: &[Table] = &[
     },
 ];
 
-criterion_group!(benches, overhead, under_writes, swap_strategy);
+criterion_group! {
+    name = benches;
+    // The benchmarking thread's CPU time: see `ringroute_bench::cputime`.
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = overhead, under_writes, swap_strategy
+}
 
 fn main() {
     let since = SystemTime::now();

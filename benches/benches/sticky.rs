@@ -37,12 +37,10 @@ use maglev::ConsistentHasher;
 use ringroute::NodeState;
 use ringroute::maglev::{FillEntry, Maglev, MaglevTable, fill};
 use ringroute::rendezvous::Rendezvous;
-use ringroute_bench::fixtures::{Key, Xxh3Build, keys, name};
+use ringroute_bench::fixtures::{KEYS, Key, Xxh3Build, independent, keys, name};
 use ringroute_bench::report::{Table, measuring, print_table};
 use xxhash_rust::xxh3::xxh3_64;
 
-/// Distinct keys per iteration.
-const KEYS: usize = 4096;
 /// Maglev's table size, for every contender.
 const M: u32 = 65_537;
 /// The Maglev cluster size.
@@ -143,16 +141,6 @@ fn rendezvous_fixture(n: usize) -> &'static RendezvousFixture {
     })
 }
 
-/// All `KEYS` keys, independent of one another: the CPU may overlap lookups.
-#[inline]
-fn independent(keys: &[Key], mut route: impl FnMut(&Key) -> u32) -> u32 {
-    let mut acc = 0u32;
-    for k in keys {
-        acc = acc.wrapping_add(route(k));
-    }
-    acc
-}
-
 #[inline]
 fn xxh3_key(key: &Key) -> u32 {
     xxh3_64(&key.0) as u32
@@ -194,23 +182,39 @@ fn maglev_build(c: &mut Criterion) {
     g.finish();
 }
 
+/// Keys per iteration of the rendezvous group at `n` nodes: a power of two
+/// dividing [`KEYS`], smaller as a lookup costs more.
+fn rendezvous_chunk(n: usize) -> usize {
+    KEYS / (n / 10).max(1).next_power_of_two()
+}
+
 fn rendezvous_lookup(c: &mut Criterion) {
     let keys = keys();
     let mut g = c.benchmark_group("rendezvous_lookup");
     for &n in &SIZES {
         let f = rendezvous_fixture(n);
-        // Fewer keys per iteration at 1000 nodes keeps an iteration short.
-        let keys = &keys[..KEYS * 10 / n.max(10)];
-        g.throughput(Throughput::Elements(keys.len() as u64));
+        // Fewer keys per iteration at 1000 nodes keeps an iteration short;
+        // each iteration takes the next chunk, so all 65,536 keys are seen.
+        let len = rendezvous_chunk(n);
+        g.throughput(Throughput::Elements(len as u64));
+        let mut at = 0;
+        let mut chunk = move || {
+            at = (at + len) % KEYS;
+            &keys[at..at + len]
+        };
         g.bench_function(BenchmarkId::new(RINGROUTE, n), |b| {
             b.iter(|| {
-                independent(black_box(keys), |k| {
+                independent(black_box(chunk()), |k| {
                     f.ringroute.route(k).map_or(0, |i| i.get())
                 })
             })
         });
         g.bench_function(BenchmarkId::new(HRW, n), |b| {
-            b.iter(|| independent(black_box(keys), |k| f.peer.pick_top(k).map_or(0, |p| p.0)))
+            b.iter(|| {
+                independent(black_box(chunk()), |k| {
+                    f.peer.pick_top(k).map_or(0, |p| p.0)
+                })
+            })
         });
     }
     g.finish();
@@ -235,7 +239,7 @@ const TABLES: &[Table] = &[
         group: "rendezvous_lookup",
         contenders: &[RINGROUTE, HRW],
         params: &SIZES,
-        ops_per_iter: |n| (KEYS * 10 / n.max(10)) as f64,
+        ops_per_iter: |n| rendezvous_chunk(n) as f64,
     },
 ];
 

@@ -95,6 +95,9 @@
 //! # Ok::<(), ringroute::Error>(())
 //! ```
 
+use std::fmt::Debug;
+use std::marker::PhantomData;
+
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::node::{NodeIndex, NodeTable};
@@ -164,6 +167,25 @@ pub fn checked_jump_hash(key: u64, buckets: u32) -> Option<u32> {
     (buckets > 0).then(|| jump(key, buckets))
 }
 
+/// The function that places a key hash among `buckets >= 1` buckets, with
+/// jump's property: growing `buckets` by one moves keys only into the new
+/// bucket. [`JumpIndex`] runs MementoHash over it.
+pub trait BucketFn: Clone + Debug + Default + PartialEq + Eq + Send + Sync + 'static {
+    /// The bucket of `hash` in `[0, buckets)`; `buckets >= 1`.
+    fn bucket(hash: u64, buckets: u32) -> u32;
+}
+
+/// [`jump_hash`]: Lamping and Veach's jump, the default of [`JumpIndex`].
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct LampingVeach;
+
+impl BucketFn for LampingVeach {
+    #[inline]
+    fn bucket(hash: u64, buckets: u32) -> u32 {
+        jump(hash, buckets)
+    }
+}
+
 /// Jump for `buckets >= 1`: the published loop with `c = b + 1`.
 #[inline]
 fn jump(mut key: u64, buckets: u32) -> u32 {
@@ -212,8 +234,10 @@ fn reduce(hash: u64, range: u32) -> u32 {
 /// Use it through [`Jump`] (`Cluster<JumpIndex, T>`), or inside a router.
 /// See the [module documentation](self) for the algorithm, the weight rule
 /// and the health rule.
+/// `F` is the bucket function: [`LampingVeach`] (jump, the default) or
+/// [`JumpBackHash`](crate::jumpback::JumpBackHash).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct JumpIndex {
+pub struct JumpIndex<F: BucketFn = LampingVeach> {
     /// Jump's bucket count, memento's b-array size: one past the highest
     /// bucket that is not trailing free space.
     buckets: u32,
@@ -222,11 +246,19 @@ pub struct JumpIndex {
     replacer: Vec<u32>,
     /// Removed buckets in removal order: the top is restored first.
     removed: Vec<u32>,
+    bucket_fn: PhantomData<F>,
 }
 
 impl JumpIndex {
-    /// An empty index.
+    /// An empty index placing with jump.
     pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<F: BucketFn> JumpIndex<F> {
+    /// An empty index placing with `F`.
+    pub fn with_bucket_fn() -> Self {
         Self::default()
     }
 
@@ -276,7 +308,7 @@ impl JumpIndex {
     /// Memento's lookup; needs a working bucket.
     #[inline]
     fn lookup(&self, hash: u64) -> u32 {
-        let b = jump(hash, self.buckets);
+        let b = F::bucket(hash, self.buckets);
         if self.replacer.is_empty() {
             b
         } else {
@@ -391,7 +423,7 @@ fn check_unit_weight(weight: f64) -> Result<()> {
     }
 }
 
-impl Placement for JumpIndex {
+impl<F: BucketFn> Placement for JumpIndex<F> {
     fn check_add<T>(&self, _nodes: &NodeTable<T>, weight: f64) -> Result<()> {
         check_unit_weight(weight)
     }

@@ -52,6 +52,7 @@ mod error;
 pub mod hash;
 pub mod health;
 pub mod jump;
+pub mod jumpback;
 pub mod maglev;
 pub mod many;
 pub mod names;

@@ -7,6 +7,18 @@
 //! cargo bench -p ringroute-ffi --bench route
 //! ```
 //!
+//! Also `Ring::route` (the reference the issue sets: a call through the
+//! installed library within 1.2× of it), `ringroute_reader_route` (the
+//! per-thread handle), and, when `RINGROUTE_SO` names an installed
+//! `libringroute.so` (`scripts/install-c PREFIX`), `ringroute_route` and
+//! `ringroute_reader_route` resolved from it with `dlopen`/`dlsym`: the
+//! exact path of a C program, `__tls_get_addr` included.
+//!
+//! ```sh
+//! scripts/install-c /tmp/rr && RINGROUTE_SO=/tmp/rr/lib/libringroute.so \
+//!     cargo bench -p ringroute-ffi --bench route
+//! ```
+//!
 //! After criterion's report, a plain interleaved timing prints the ratio
 //! `ffi / rust` (the issue's budget is 1.2), against the inlined Rust call
 //! and against a Rust call behind a function pointer (what any call
@@ -18,11 +30,87 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use ringroute::router::Router;
-use ringroute_ffi::{ringroute_node, ringroute_route, ringroute_router, ringroute_router_new};
+use std::ffi::{CString, c_char, c_int, c_void};
 
-const NODES: usize = 16;
-const KEYS: usize = 4096;
+use ringroute::Ring;
+use ringroute::router::Router;
+use ringroute_ffi::{
+    ringroute_node, ringroute_reader, ringroute_reader_new, ringroute_reader_route,
+    ringroute_route, ringroute_router, ringroute_router_new,
+};
+
+const NODES: usize = 100;
+/// Distinct keys per pass: never a short cycle the branch predictor learns.
+const KEYS: usize = 65_536;
+
+unsafe extern "C" {
+    fn dlopen(filename: *const c_char, flag: c_int) -> *mut c_void;
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+}
+
+/// `RTLD_NOW | RTLD_LOCAL` (glibc).
+const RTLD_NOW: c_int = 2;
+
+type ReaderNewFn = unsafe extern "C" fn(
+    *const ringroute_router,
+    *mut *mut ringroute_reader,
+) -> ringroute_ffi::ringroute_status;
+type ReaderRouteFn = unsafe extern "C" fn(
+    *mut ringroute_reader,
+    *const u8,
+    usize,
+    *mut u32,
+) -> ringroute_ffi::ringroute_status;
+type NewFn = unsafe extern "C" fn(
+    *const c_void,
+    *const ringroute_node,
+    usize,
+    *mut *mut ringroute_router,
+) -> ringroute_ffi::ringroute_status;
+
+/// The installed library's router, reader and entry points.
+struct Installed {
+    router: *mut ringroute_router,
+    reader: *mut ringroute_reader,
+    route: RouteFn,
+    reader_route: ReaderRouteFn,
+}
+
+/// Opens `$RINGROUTE_SO` and builds a router over `nodes` with its own
+/// `ringroute_router_new` (its handles are its own, not this binary's).
+fn installed(nodes: &[ringroute_node]) -> Option<Installed> {
+    let path = CString::new(std::env::var("RINGROUTE_SO").ok()?).ok()?;
+    // SAFETY: a NUL-terminated path; the library stays loaded (never closed).
+    let lib = unsafe { dlopen(path.as_ptr(), RTLD_NOW) };
+    assert!(!lib.is_null(), "dlopen failed");
+    let sym = |name: &std::ffi::CStr| {
+        // SAFETY: a loaded library and a NUL-terminated name.
+        let p = unsafe { dlsym(lib, name.as_ptr()) };
+        assert!(!p.is_null(), "{name:?} not found");
+        p
+    };
+    // SAFETY: the symbols are the library's exported functions, whose
+    // signatures are these (the same crate's sources).
+    unsafe {
+        let new: NewFn = std::mem::transmute(sym(c"ringroute_router_new"));
+        let reader_new: ReaderNewFn = std::mem::transmute(sym(c"ringroute_reader_new"));
+        let mut router = std::ptr::null_mut();
+        assert_eq!(
+            new(std::ptr::null(), nodes.as_ptr(), nodes.len(), &mut router) as u32,
+            0
+        );
+        let mut reader = std::ptr::null_mut();
+        assert_eq!(reader_new(router, &mut reader) as u32, 0);
+        Some(Installed {
+            router,
+            reader,
+            route: std::mem::transmute::<*mut c_void, RouteFn>(sym(c"ringroute_route")),
+            reader_route: std::mem::transmute::<*mut c_void, ReaderRouteFn>(sym(
+                c"ringroute_reader_route",
+            )),
+        })
+    }
+}
 
 type RouteFn = unsafe extern "C" fn(
     *const ringroute_router,
@@ -33,12 +121,17 @@ type RouteFn = unsafe extern "C" fn(
 
 struct Setup {
     handle: *mut ringroute_router,
+    reader: *mut ringroute_reader,
     rust: Router<()>,
+    ring: Ring,
     keys: Vec<Vec<u8>>,
+    installed: Option<Installed>,
 }
 
 fn setup() -> Setup {
-    let names: Vec<String> = (0..NODES).map(|i| format!("10.0.0.{i}:11211")).collect();
+    let names: Vec<String> = (0..NODES)
+        .map(|i| format!("10.0.{}.{}:11211", i / 256, i % 256))
+        .collect();
     let nodes: Vec<ringroute_node> = names
         .iter()
         .map(|n| ringroute_node {
@@ -57,10 +150,29 @@ fn setup() -> Setup {
         builder = builder.node(n, 1.0);
     }
     let rust = builder.build().unwrap();
+    let ring = names
+        .iter()
+        .fold(Ring::builder(), |b, n| b.node(n, 1.0))
+        .build()
+        .unwrap();
     let keys = (0..KEYS)
         .map(|i| format!("user:{i}").into_bytes())
         .collect();
-    Setup { handle, rust, keys }
+    let mut reader = std::ptr::null_mut();
+    // SAFETY: a live router, a writable out-parameter.
+    assert_eq!(
+        unsafe { ringroute_reader_new(handle, &mut reader) } as u32,
+        0
+    );
+    let installed = installed(&nodes);
+    Setup {
+        handle,
+        reader,
+        rust,
+        ring,
+        keys,
+        installed,
+    }
 }
 
 fn rust_pass(s: &Setup) -> u64 {
@@ -100,14 +212,37 @@ fn ffi_pass(s: &Setup, f: RouteFn) -> u64 {
     sum
 }
 
+fn reader_pass(keys: &[Vec<u8>], reader: *mut ringroute_reader, f: ReaderRouteFn) -> u64 {
+    let mut sum = 0u64;
+    for k in keys {
+        let mut out = 0u32;
+        // SAFETY: a live reader used by this thread only, a readable key,
+        // a writable out-parameter.
+        let status = unsafe { f(reader, k.as_ptr(), k.len(), &mut out) };
+        debug_assert_eq!(status as u32, 0);
+        sum += u64::from(out);
+    }
+    sum
+}
+
+fn ring_pass(s: &Setup) -> u64 {
+    let mut sum = 0u64;
+    for k in &s.keys {
+        sum += u64::from(s.ring.route(black_box(k.as_slice())).unwrap().get());
+    }
+    sum
+}
+
 /// A named contender: one pass over the keys, returning a checksum.
 type Contender<'a> = (&'static str, Box<dyn Fn() -> u64 + 'a>);
 
-/// The four contenders.
-fn contenders(s: &Setup) -> [Contender<'_>; 4] {
+/// The contenders: the four fixed ones first (the ratios below index them),
+/// then the reader and `Ring::route`, then the installed library's.
+fn contenders(s: &Setup) -> Vec<Contender<'_>> {
     let opaque_rust: RustFn = black_box(rust_route);
     let opaque_ffi: RouteFn = black_box(ringroute_route);
-    [
+    let opaque_reader: ReaderRouteFn = black_box(ringroute_reader_route);
+    let mut all: Vec<Contender<'_>> = vec![
         (
             "rust Router::route (inlined)",
             Box::new(move || rust_pass(s)),
@@ -124,7 +259,34 @@ fn contenders(s: &Setup) -> [Contender<'_>; 4] {
             "ffi ringroute_route (fn pointer, as from C)",
             Box::new(move || ffi_pass(s, opaque_ffi)),
         ),
-    ]
+        ("rust Ring::route (inlined)", Box::new(move || ring_pass(s))),
+        (
+            "ffi ringroute_reader_route (fn pointer)",
+            Box::new(move || reader_pass(&s.keys, s.reader, opaque_reader)),
+        ),
+    ];
+    if let Some(so) = &s.installed {
+        let keys = &s.keys;
+        all.push((
+            "installed .so ringroute_route",
+            Box::new(move || {
+                let mut sum = 0u64;
+                for k in keys {
+                    let mut out = 0u32;
+                    // SAFETY: the library's live router, a readable key, a
+                    // writable out-parameter.
+                    unsafe { (so.route)(so.router, k.as_ptr(), k.len(), &mut out) };
+                    sum += u64::from(out);
+                }
+                sum
+            }),
+        ));
+        all.push((
+            "installed .so ringroute_reader_route",
+            Box::new(move || reader_pass(keys, so.reader, so.reader_route)),
+        ));
+    }
+    all
 }
 
 fn bench(c: &mut Criterion, s: &Setup) {
@@ -162,7 +324,9 @@ fn ratio(s: &Setup) {
             t[t.len() / 2].as_secs_f64() * 1e9 / KEYS as f64
         })
         .collect();
-    println!("\nroute, ns per key (median of interleaved best-of-3 passes):");
+    println!(
+        "\nroute, ns per key, {NODES} nodes, {KEYS} distinct keys (median of interleaved best-of-3 passes):"
+    );
     for ((name, _), ns) in contenders.iter().zip(&ns) {
         println!("  {name:<45} {ns:6.2}");
     }
@@ -178,13 +342,19 @@ fn ratio(s: &Setup) {
         "ratio ffi (direct)     / rust (inlined)     = {:.3}",
         ns[2] / ns[0]
     );
+    for (i, (name, _)) in contenders.iter().enumerate().skip(5) {
+        println!(
+            "ratio {name} / rust Ring::route = {:.3}  (goal 1.2)",
+            ns[i] / ns[4]
+        );
+    }
 }
 
 fn main() {
     let s = setup();
     let answers: Vec<u64> = contenders(&s).iter().map(|(_, f)| f()).collect();
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "same answers");
-    // `RINGROUTE_BENCH_PASSES=I:N` runs N passes of contender I (0 to 3, in
+    // `RINGROUTE_BENCH_PASSES=I:N` runs N passes of contender I (from 0, in
     // the order above) and nothing else, for counting instructions with
     // `valgrind --tool=callgrind`, which machine load does not disturb.
     if let Ok(spec) = std::env::var("RINGROUTE_BENCH_PASSES") {
@@ -205,6 +375,9 @@ fn main() {
     if std::env::args().any(|a| a == "--bench") {
         ratio(&s);
     }
-    // SAFETY: created above, freed once, no call is using it.
-    unsafe { ringroute_ffi::ringroute_router_free(s.handle) };
+    // SAFETY: created above, freed once, no call is using them.
+    unsafe {
+        ringroute_ffi::ringroute_reader_free(s.reader);
+        ringroute_ffi::ringroute_router_free(s.handle);
+    }
 }

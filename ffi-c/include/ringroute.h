@@ -167,6 +167,15 @@ typedef struct ringroute_clock ringroute_clock;
 typedef struct ringroute_compat ringroute_compat;
 
 /**
+ * A reading handle on a router, for one thread at a time.
+ *
+ * It remembers the router's current snapshot and sees every change on its
+ * next call. It keeps the router alive: free the router and its readers in
+ * any order.
+ */
+typedef struct ringroute_reader ringroute_reader;
+
+/**
  * A router: the membership, the placement of keys and the health of every
  * node, shared by all threads of a client. Opaque; create it with
  * `ringroute_router_new()` and release it with `ringroute_router_free()`.
@@ -493,6 +502,13 @@ typedef struct ringroute_change {
  * than the node count).
  */
 #define RINGROUTE_ALGORITHM_MAGLEV 3
+
+/**
+ * JumpBackHash (Ertl 2024: integer-only, expected constant time) with
+ * MementoHash removals; a placement of its own, not jump's. Unweighted like
+ * `RINGROUTE_ALGORITHM_JUMP`.
+ */
+#define RINGROUTE_ALGORITHM_JUMPBACK 4
 
 /**
  * Of two random up nodes, the one with fewer requests in flight per unit
@@ -920,6 +936,82 @@ enum ringroute_status ringroute_route_n(const struct ringroute_router *router,
                                         uint32_t *nodes_out,
                                         size_t capacity,
                                         size_t *count_out);
+
+/**
+ * Makes a reading handle on `router`, for routing in a hot loop: one per
+ * worker thread.
+ *
+ * Ownership: borrows `router`; on success `*reader_out` is a new reader
+ * owned by the caller, to be released with `ringroute_reader_free()`. The
+ * reader holds its own reference to the router, so either may be freed
+ * first.
+ *
+ * Thread-safety: safe from any thread. The reader itself must be used by
+ * one thread at a time (it may move between threads, e.g. with its owner).
+ *
+ * Errors: `RINGROUTE_NULL_POINTER`. On error nothing is allocated and
+ * `*reader_out` is not written.
+ *
+ * # Safety
+ *
+ * `router` must be NULL or live; `reader_out` must be NULL or writable.
+ */
+enum ringroute_status ringroute_reader_new(const struct ringroute_router *router,
+                                           struct ringroute_reader **reader_out);
+
+/**
+ * Releases a reader. NULL is accepted and ignored.
+ *
+ * Ownership: takes `reader`, which must not be used afterwards.
+ *
+ * Thread-safety: not while another thread uses `reader`.
+ *
+ * # Safety
+ *
+ * `reader` must be NULL or a reader from `ringroute_reader_new()` that has
+ * not been freed.
+ */
+void ringroute_reader_free(struct ringroute_reader *reader);
+
+/**
+ * Routes a key through a reader: the same answer as `ringroute_route()` on
+ * the reader's router, faster (no thread-local access, no reference count
+ * touched, while the router does not change).
+ *
+ * Ownership: borrows `reader` (mutably: it may refresh its snapshot) and
+ * `key`.
+ *
+ * Thread-safety: one thread at a time per reader; any number of readers
+ * of one router may route at once, while its membership changes.
+ *
+ * Errors: `RINGROUTE_NULL_POINTER` (`reader` or `node_out` NULL, `key`
+ * NULL with `key_len > 0`), `RINGROUTE_EMPTY_RING`, `RINGROUTE_NO_NODE_UP`.
+ *
+ * # Safety
+ *
+ * `reader` must be NULL or live and not in use by another thread; `key`
+ * must be readable for `key_len` bytes (or NULL if `key_len` is 0);
+ * `node_out` must be NULL or writable.
+ */
+enum ringroute_status ringroute_reader_route(struct ringroute_reader *reader,
+                                             const uint8_t *key,
+                                             size_t key_len,
+                                             uint32_t *node_out);
+
+/**
+ * Routes a key hash from `ringroute_key_hash()` through a reader: the same
+ * answer as `ringroute_reader_route()` on the key.
+ *
+ * Ownership, thread-safety and errors: as `ringroute_reader_route()`.
+ *
+ * # Safety
+ *
+ * `reader` must be NULL or live and not in use by another thread;
+ * `node_out` must be NULL or writable.
+ */
+enum ringroute_status ringroute_reader_route_hash(struct ringroute_reader *reader,
+                                                  uint64_t hash,
+                                                  uint32_t *node_out);
 
 /**
  * Writes the health of the node named `name` to `*health_out`.

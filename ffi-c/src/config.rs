@@ -26,6 +26,10 @@ pub const RINGROUTE_ALGORITHM_RENDEZVOUS: ringroute_algorithm = 2;
 /// Maglev with a lookup table of `maglev_table_size` entries (a prime larger
 /// than the node count).
 pub const RINGROUTE_ALGORITHM_MAGLEV: ringroute_algorithm = 3;
+/// JumpBackHash (Ertl 2024: integer-only, expected constant time) with
+/// MementoHash removals; a placement of its own, not jump's. Unweighted like
+/// `RINGROUTE_ALGORITHM_JUMP`.
+pub const RINGROUTE_ALGORITHM_JUMPBACK: ringroute_algorithm = 4;
 
 /// Which picker `ringroute_pick()` uses for requests without a key: one of
 /// the `RINGROUTE_PICKER_*` constants (a plain integer, like
@@ -178,6 +182,7 @@ impl ringroute_config {
                 vnodes: self.vnodes,
             }),
             RINGROUTE_ALGORITHM_JUMP => Ok(Algorithm::Jump),
+            RINGROUTE_ALGORITHM_JUMPBACK => Ok(Algorithm::JumpBack),
             RINGROUTE_ALGORITHM_RENDEZVOUS => Ok(Algorithm::Rendezvous),
             RINGROUTE_ALGORITHM_MAGLEV => Ok(Algorithm::Maglev {
                 table_size: self.maglev_table_size,

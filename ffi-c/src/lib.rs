@@ -40,6 +40,7 @@ mod config;
 mod router;
 
 mod node_text;
+mod reader;
 
 mod nodes;
 
@@ -67,8 +68,8 @@ pub use batch::{
     ringroute_route_many,
 };
 pub use config::{
-    RINGROUTE_ALGORITHM_JUMP, RINGROUTE_ALGORITHM_MAGLEV, RINGROUTE_ALGORITHM_RENDEZVOUS,
-    RINGROUTE_ALGORITHM_RING, RINGROUTE_PICKER_LEAST_CONNECTIONS,
+    RINGROUTE_ALGORITHM_JUMP, RINGROUTE_ALGORITHM_JUMPBACK, RINGROUTE_ALGORITHM_MAGLEV,
+    RINGROUTE_ALGORITHM_RENDEZVOUS, RINGROUTE_ALGORITHM_RING, RINGROUTE_PICKER_LEAST_CONNECTIONS,
     RINGROUTE_PICKER_LEAST_RESPONSE_TIME, RINGROUTE_PICKER_ROUND_ROBIN,
     RINGROUTE_PICKER_SMOOTH_WEIGHTED, RINGROUTE_PICKER_WEIGHTED_RANDOM, ringroute_algorithm,
     ringroute_clock, ringroute_clock_advance, ringroute_clock_free, ringroute_config,
@@ -87,6 +88,10 @@ pub use membership::{
 pub use nodes::{
     ringroute_generation, ringroute_get_node_info, ringroute_health, ringroute_node_count,
     ringroute_node_health, ringroute_node_index, ringroute_node_info, ringroute_node_name,
+};
+pub use reader::{
+    ringroute_reader, ringroute_reader_free, ringroute_reader_new, ringroute_reader_route,
+    ringroute_reader_route_hash,
 };
 pub use router::{
     ringroute_key_hash, ringroute_node, ringroute_route, ringroute_route_hash, ringroute_route_n,

@@ -12,7 +12,7 @@ use ringroute::router::{Algorithm, PickerKind};
 use crate::keys::type_name;
 
 /// Names accepted by `algorithm=`, in the order the docs list them.
-pub const ALGORITHMS: &[&str] = &["ring", "jump", "rendezvous", "maglev"];
+pub const ALGORITHMS: &[&str] = &["ring", "jump", "rendezvous", "maglev", "jumpback"];
 
 /// Compatibility modes accepted by `algorithm=` (with their peer's default
 /// settings), beside [`ALGORITHMS`]: route bit for bit as that peer does.
@@ -124,6 +124,7 @@ pub fn parse(
             vnodes: vnodes.unwrap_or(ringroute::ring::DEFAULT_VNODES),
         },
         "jump" => Algorithm::Jump,
+        "jumpback" => Algorithm::JumpBack,
         "rendezvous" => Algorithm::Rendezvous,
         "maglev" => Algorithm::Maglev {
             table_size: table_size.unwrap_or(ringroute::maglev::DEFAULT_TABLE_SIZE),
@@ -157,6 +158,7 @@ pub fn describe(algorithm: &Algorithm) -> Described {
     let (name, vnodes, table_size) = match algorithm {
         Algorithm::Ring { vnodes } => ("ring", Some(*vnodes), None),
         Algorithm::Jump => ("jump", None, None),
+        Algorithm::JumpBack => ("jumpback", None, None),
         Algorithm::Rendezvous => ("rendezvous", None, None),
         Algorithm::Maglev { table_size } => ("maglev", None, Some(*table_size)),
         Algorithm::Compat(mode) => (compat_name(mode), None, None),

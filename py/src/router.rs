@@ -221,11 +221,12 @@ impl PyRouter {
         key: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyString>> {
         let bytes = key_bytes(key)?;
-        let snapshot = self.router.snapshot();
-        match snapshot.route(&*bytes) {
-            Some(i) => Ok(name_at(&snapshot, i).get(py)),
-            None => Err(no_route(snapshot.nodes().len())),
-        }
+        // The per-thread snapshot: no reference count touched per call.
+        self.router
+            .with_snapshot(|snapshot| match snapshot.route(&*bytes) {
+                Some(i) => Ok(name_at(snapshot, i).get(py)),
+                None => Err(no_route(snapshot.nodes().len())),
+            })
     }
 }
 

@@ -17,8 +17,8 @@ ALGORITHMS = ringroute.ALGORITHMS
 KEYS = [f"key-{i}" for i in range(2000)]
 SETTINGS = settings(max_examples=30, deadline=None)
 
-# Jump is unweighted: every node must have weight 1.
-WEIGHTED = [a for a in ALGORITHMS if a != "jump"]
+# Jump and JumpBackHash are unweighted: every node must have weight 1.
+WEIGHTED = [a for a in ALGORITHMS if a not in ("jump", "jumpback")]
 
 
 def test_algorithms_listed():
@@ -75,14 +75,27 @@ def test_weights_shift_load(algorithm):
     assert 0.65 < share < 0.85, share
 
 
-def test_jump_is_unweighted():
+@pytest.mark.parametrize("algorithm", ["jump", "jumpback"])
+def test_jump_is_unweighted(algorithm):
     with pytest.raises(ValueError):
-        Ring({"a": 2.0}, algorithm="jump")
-    ring = Ring(["a"], algorithm="jump")
+        Ring({"a": 2.0}, algorithm=algorithm)
+    ring = Ring(["a"], algorithm=algorithm)
     with pytest.raises(ValueError):
         ring.add("b", 2.0)
     with pytest.raises(ValueError):
         ring.set_weight("a", 0.5)
+
+
+def test_jumpback_places_as_the_core():
+    # JumpBackHash is its own placement: pinned against the core's golden
+    # keys (core/tests/jumpback.rs), and not jump's.
+    nodes = [f"node-{i:03}" for i in range(100)]
+    ring = Ring(nodes, algorithm="jumpback")
+    got = [ring.route(f"key-{i}") for i in range(16)]
+    want = [29, 95, 58, 92, 78, 67, 73, 13, 20, 67, 51, 61, 79, 97, 80, 87]
+    assert got == [nodes[i] for i in want]
+    jump = Ring(nodes, algorithm="jump")
+    assert sum(ring.route(k) != jump.route(k) for k in KEYS) > len(KEYS) // 2
 
 
 @pytest.mark.parametrize(

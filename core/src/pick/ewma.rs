@@ -47,6 +47,22 @@
 //! the choice is Finagle's `P2CPick`. Ties go to the second candidate as in
 //! Finagle (`if (a.load < b.load) a else b`), which is random anyway.
 //!
+//! # No `exp()` per pick
+//!
+//! The cell stores the estimate *anchored* on a log scale:
+//! `ℓ = ln(cost) + stamp/τ` (−∞ with no history). The cost decayed to any
+//! `now` is then `exp(ℓ − now/τ)`, and at one instant `now` the term
+//! `now/τ` is the same for every node, so a pick compares
+//! `ℓ_a + ln((in_flight_a + 1)/w_a)` with the same for `b` (see
+//! [`Loads::log_cost`]): no `exp()`, one cheap
+//! polynomial logarithm of a ratio of small numbers, and `now` is not even
+//! read. The decay is computed only when an observation is folded in. Two
+//! consequences, both negligible for a balancing heuristic: a node observed
+//! after the caller's `now` (a skewed clock) is compared at its own stamp
+//! instead of undecayed, and a node with requests in flight whose cost
+//! decayed so far that `exp()` would underflow (hours at `τ` = 10 s) keeps
+//! a tiny cost instead of taking the no-history penalty.
+//!
 //! # Concurrency of the cell
 //!
 //! An observation claims its `Δt` with `fetch_max` on the stamp and folds
@@ -73,10 +89,10 @@ pub const PENALTY_NANOS: f64 = (i64::MAX >> 16) as f64;
 ///
 /// `τ` is passed to each call rather than stored, so the cell stays two
 /// words and its owner decides the decay for all its nodes.
-#[derive(Default)]
 pub struct PeakEwmaCell {
-    /// `f64` bits of the estimate in nanoseconds; `0.0` until observed.
-    cost: AtomicU64,
+    /// `f64` bits of the anchored estimate `ln(cost_ns) + stamp/τ` (see the
+    /// [module docs](self)); −∞ until observed.
+    log_cost: AtomicU64,
     /// Caller time (ns) of the latest observation.
     stamp: AtomicU64,
 }
@@ -85,7 +101,7 @@ impl PeakEwmaCell {
     /// A cell that has observed nothing.
     pub const fn new() -> Self {
         PeakEwmaCell {
-            cost: AtomicU64::new(0),
+            log_cost: AtomicU64::new(NO_HISTORY),
             stamp: AtomicU64::new(0),
         }
     }
@@ -96,15 +112,18 @@ impl PeakEwmaCell {
         let now = nanos(now);
         let rtt = nanos(rtt) as f64;
         let prev = self.stamp.fetch_max(now, Relaxed);
+        let at = now.max(prev);
         let w = decay(now.saturating_sub(prev), tau);
-        let _ = self.cost.fetch_update(Relaxed, Relaxed, |bits| {
-            let cost = f64::from_bits(bits);
+        let tau_ns = tau_nanos(tau);
+        let _ = self.log_cost.fetch_update(Relaxed, Relaxed, |bits| {
+            // The estimate as of the previous observation (`prev`).
+            let cost = unanchor(f64::from_bits(bits), prev, tau_ns);
             let next = if rtt > cost {
                 rtt
             } else {
                 cost * w + rtt * (1.0 - w)
             };
-            Some(next.to_bits())
+            Some(anchor(next, at, tau_ns).to_bits())
         });
     }
 
@@ -112,33 +131,90 @@ impl PeakEwmaCell {
     /// `0.0` if nothing was observed, or so long ago that it underflowed.
     #[inline]
     pub fn cost(&self, now: Duration, tau: Duration) -> f64 {
-        let cost = f64::from_bits(self.cost.load(Relaxed));
-        if cost == 0.0 {
-            return 0.0;
-        }
-        cost * decay(nanos(now).saturating_sub(self.stamp.load(Relaxed)), tau)
+        // Never decayed before the latest observation (a `now` from the past).
+        let at = nanos(now).max(self.stamp.load(Relaxed));
+        unanchor(self.log_cost(), at, tau_nanos(tau))
+    }
+
+    /// The anchored estimate `ln(cost_ns) + stamp/τ`, −∞ with no history:
+    /// `ln(cost(now, τ)) + now/τ` for any `now` at or after the latest
+    /// observation, so two cells with the same `τ` compare at one instant
+    /// without an `exp()` (see the [module docs](self)).
+    #[inline]
+    pub fn log_cost(&self) -> f64 {
+        f64::from_bits(self.log_cost.load(Relaxed))
     }
 
     /// Takes `other`'s state (for resizing an owner's table of cells).
     pub(super) fn copy_from(&self, other: &PeakEwmaCell) {
-        self.cost.store(other.cost.load(Relaxed), Relaxed);
+        self.log_cost.store(other.log_cost.load(Relaxed), Relaxed);
         self.stamp.store(other.stamp.load(Relaxed), Relaxed);
     }
 
     /// Forgets everything observed.
     pub fn reset(&self) {
-        self.cost.store(0, Relaxed);
+        self.log_cost.store(NO_HISTORY, Relaxed);
         self.stamp.store(0, Relaxed);
+    }
+}
+
+impl Default for PeakEwmaCell {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
 impl fmt::Debug for PeakEwmaCell {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PeakEwmaCell")
-            .field("cost_ns", &f64::from_bits(self.cost.load(Relaxed)))
+            .field("log_cost", &self.log_cost())
             .field("stamp_ns", &self.stamp.load(Relaxed))
             .finish()
     }
+}
+
+/// The bits of −∞: the anchored estimate of a cell with no history.
+const NO_HISTORY: u64 = 0xfff0_0000_0000_0000;
+
+/// `τ` in ns as `f64`, at least 1 ns (`τ = 0` then still keeps only the
+/// latest observation, as `exp` underflows to 0 after a microsecond).
+#[inline]
+fn tau_nanos(tau: Duration) -> f64 {
+    nanos(tau).max(1) as f64
+}
+
+/// `ln(cost) + at/τ`; −∞ for a zero cost.
+#[inline]
+fn anchor(cost: f64, at: u64, tau_ns: f64) -> f64 {
+    if cost > 0.0 {
+        cost.ln() + at as f64 / tau_ns
+    } else {
+        f64::NEG_INFINITY
+    }
+}
+
+/// The cost at `at` from the anchored estimate `log_cost`: 0 with no history.
+#[inline]
+fn unanchor(log_cost: f64, at: u64, tau_ns: f64) -> f64 {
+    (log_cost - at as f64 / tau_ns).exp()
+}
+
+/// `ln(x)` for a positive normal `x`, to about 1e-10, with no call and no
+/// branch: `x = m·2^e`, `m` folded into `[√½, √2)`, then the series of
+/// `ln m = 2·atanh((m−1)/(m+1))` to its fifth term.
+#[inline]
+pub(super) fn fast_ln(x: f64) -> f64 {
+    const MANTISSA: u64 = (1 << 52) - 1;
+    let bits = x.to_bits();
+    let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let mut m = f64::from_bits((bits & MANTISSA) | (1023 << 52));
+    let big = m > std::f64::consts::SQRT_2;
+    m = if big { m * 0.5 } else { m };
+    e += i64::from(big);
+    let t = (m - 1.0) / (m + 1.0);
+    let t2 = t * t;
+    let series = 1.0 + t2 * (1.0 / 3.0 + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0 + t2 * (1.0 / 9.0))));
+    e as f64 * std::f64::consts::LN_2 + 2.0 * t * series
 }
 
 /// `exp(−elapsed/τ)`; exactly 1 for no elapsed time (so `τ = 0` means "keep
@@ -148,7 +224,7 @@ fn decay(elapsed_ns: u64, tau: Duration) -> f64 {
     if elapsed_ns == 0 {
         1.0
     } else {
-        (-(elapsed_ns as f64) / nanos(tau) as f64).exp()
+        (-(elapsed_ns as f64) / tau_nanos(tau)).exp()
     }
 }
 
@@ -209,9 +285,54 @@ impl PeakEwma {
     }
 }
 
+/// Which of Finagle's three kinds of load a candidate has: idle and never
+/// observed (0), a latency estimate, or the no-history penalty. Any load of
+/// a lower kind is lower (the penalty is 1.6 days; weights would have to
+/// differ a million-fold for an estimate to exceed it).
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Idle,
+    Estimate,
+    Penalty,
+}
+
+#[inline]
+fn kind(log_cost: f64, pending: u32) -> Kind {
+    if log_cost > f64::NEG_INFINITY {
+        Kind::Estimate
+    } else if pending == 0 {
+        Kind::Idle
+    } else {
+        Kind::Penalty
+    }
+}
+
+/// Whether `a`'s load per unit of weight is strictly below `b`'s, both at
+/// the same instant, from their anchored log costs, in-flight counts and
+/// relative weights (`(1, 1)` when equal). Exactly Finagle's comparison of
+/// `cost · (in_flight + 1) / w` (and of `(PENALTY + in_flight) / w`),
+/// computed as `ℓ_a − ℓ_b < ln(((p_b + 1)·w_a) / ((p_a + 1)·w_b))`.
+#[inline]
+pub(super) fn a_is_lighter(
+    (log_a, pending_a, w_a): (f64, u32, f64),
+    (log_b, pending_b, w_b): (f64, u32, f64),
+) -> bool {
+    let (kind_a, kind_b) = (kind(log_a, pending_a), kind(log_b, pending_b));
+    if kind_a != kind_b {
+        return kind_a < kind_b;
+    }
+    let (p_a, p_b) = (f64::from(pending_a), f64::from(pending_b));
+    match kind_a {
+        Kind::Idle => false,
+        Kind::Penalty => (PENALTY_NANOS + p_a) * w_b < (PENALTY_NANOS + p_b) * w_a,
+        Kind::Estimate => log_a - log_b < fast_ln(((p_b + 1.0) * w_a) / ((p_a + 1.0) * w_b)),
+    }
+}
+
 impl Picker for PeakEwma {
     /// Of two random up nodes, the one with the lower load per unit of
-    /// weight; `None` when none is up.
+    /// weight; `None` when none is up. Reads each candidate's anchored log
+    /// cost ([`Loads::log_cost`]): no `exp()` per pick.
     #[inline]
     fn pick<L, D>(&self, live: &L, loads: &D, now: Duration) -> Option<NodeIndex>
     where
@@ -219,13 +340,9 @@ impl Picker for PeakEwma {
         D: Loads + ?Sized,
     {
         self.choices.pick(live, &self.rng, |a, b, weights| {
-            let (load_a, load_b) = (Self::load(loads, a, now), Self::load(loads, b, now));
-            let a_wins = match weights {
-                None => load_a < load_b,
-                // load_a / w_a < load_b / w_b, without dividing.
-                Some((w_a, w_b)) => load_a * w_b < load_b * w_a,
-            };
-            !a_wins
+            let (w_a, w_b) = weights.unwrap_or((1.0, 1.0));
+            let side = |n, w| (loads.log_cost(n, now), loads.in_flight(n), w);
+            !a_is_lighter(side(a, w_a), side(b, w_b))
         })
     }
 }
@@ -235,5 +352,89 @@ impl fmt::Debug for PeakEwma {
         f.debug_struct("PeakEwma")
             .field("nodes", &self.choices.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn fast_ln_matches_ln() {
+        let mut x = 1e-300f64;
+        while x < 1e300 {
+            for y in [x, x * 1.414, x * 1.4143, x * 1.999] {
+                let err = (fast_ln(y) - y.ln()).abs();
+                assert!(err < 1e-9 * y.ln().abs().max(1.0), "{y}: {err}");
+            }
+            x *= 3.7;
+        }
+        assert_eq!(fast_ln(1.0), 0.0);
+    }
+
+    /// Finagle's load compared in linear terms, with the cost decayed by
+    /// `exp()` to `now`: what the pick computed before anchoring.
+    fn linear(cell: &PeakEwmaCell, pending: u32, now: Duration, tau: Duration) -> f64 {
+        let cost = cell.cost(now, tau);
+        let p = f64::from(pending);
+        if cost == 0.0 && pending != 0 {
+            PENALTY_NANOS + p
+        } else {
+            cost * (p + 1.0)
+        }
+    }
+
+    proptest! {
+        /// The anchored comparison decides as the exp-based one wherever the
+        /// two loads differ by more than rounding.
+        #[test]
+        fn anchored_compare_matches_linear(
+            obs in prop::collection::vec((0u64..3, 1u64..50_000_000, 0u64..5_000_000_000), 0..6),
+            pending in (0u32..20, 0u32..20),
+            weights in (0.01f64..=1.0, 0.01f64..=1.0),
+            later in 0u64..30_000_000_000,
+        ) {
+            let tau = Duration::from_secs(10);
+            let cells = [PeakEwmaCell::new(), PeakEwmaCell::new()];
+            let mut clock = 0;
+            for (who, rtt, gap) in obs {
+                clock += gap;
+                if who < 2 {
+                    cells[who as usize].observe(Duration::from_nanos(rtt), Duration::from_nanos(clock), tau);
+                }
+            }
+            let now = Duration::from_nanos(clock + later);
+            let (w_a, w_b) = weights;
+            let load_a = linear(&cells[0], pending.0, now, tau) / w_a;
+            let load_b = linear(&cells[1], pending.1, now, tau) / w_b;
+            let anchored = a_is_lighter(
+                (cells[0].log_cost(), pending.0, w_a),
+                (cells[1].log_cost(), pending.1, w_b),
+            );
+            let close = (load_a - load_b).abs() <= 1e-9 * load_a.max(load_b);
+            prop_assert!(close || anchored == (load_a < load_b), "{load_a} vs {load_b}");
+        }
+    }
+
+    #[test]
+    fn cost_decays_and_peaks() {
+        let tau = Duration::from_secs(10);
+        let cell = PeakEwmaCell::new();
+        assert_eq!(cell.cost(Duration::ZERO, tau), 0.0);
+        assert_eq!(cell.log_cost(), f64::NEG_INFINITY);
+        let ms = Duration::from_millis(1);
+        cell.observe(ms, Duration::from_secs(1), tau);
+        let c = cell.cost(Duration::from_secs(1), tau);
+        assert!((c - 1e6).abs() < 1e-3, "{c}");
+        // A skewed `now` before the observation does not inflate the cost.
+        assert!((cell.cost(Duration::ZERO, tau) - 1e6).abs() < 1e-3);
+        let later = cell.cost(Duration::from_secs(11), tau);
+        assert!((later - 1e6 * (-1.0f64).exp()).abs() < 1e-3, "{later}");
+        // A spike raises it at once.
+        cell.observe(5 * ms, Duration::from_secs(2), tau);
+        assert!((cell.cost(Duration::from_secs(2), tau) - 5e6).abs() < 1e-3);
+        cell.reset();
+        assert_eq!(cell.cost(Duration::from_secs(2), tau), 0.0);
     }
 }

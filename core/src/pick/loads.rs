@@ -156,6 +156,13 @@ impl Loads for NodeLoads {
             .get(node.as_usize())
             .map_or(0.0, |s| s.ewma.cost(now, self.tau))
     }
+
+    #[inline]
+    fn log_cost(&self, node: NodeIndex, _now: Duration) -> f64 {
+        self.slots
+            .get(node.as_usize())
+            .map_or(f64::NEG_INFINITY, |s| s.ewma.log_cost())
+    }
 }
 
 impl fmt::Debug for NodeLoads {

@@ -128,6 +128,17 @@ pub trait Loads {
     /// `node`'s peak-EWMA round-trip time in nanoseconds, decayed to `now`;
     /// `0.0` when nothing was observed (see [`PeakEwmaCell::cost`]).
     fn cost(&self, node: NodeIndex, now: Duration) -> f64;
+
+    /// `ln(cost(node, now))` plus any term that depends on `now` alone
+    /// (the same for every node), −∞ when nothing was observed: what
+    /// [`PeakEwma`] compares. The default computes it from
+    /// [`cost`](Loads::cost); implementations over [`PeakEwmaCell`]s return
+    /// [`PeakEwmaCell::log_cost`], which needs no `exp()` (all cells of one
+    /// `Loads` must share one decay time).
+    #[inline]
+    fn log_cost(&self, node: NodeIndex, now: Duration) -> f64 {
+        self.cost(node, now).ln()
+    }
 }
 
 /// No signals: every node idle and never observed. For calling a load-blind

@@ -14,7 +14,15 @@ pub struct Replicas(SmallVec<[NodeIndex; 8]>);
 
 impl Replicas {
     /// Up to `want` nodes written by `fill` into a buffer of that size.
+    #[inline]
     pub(crate) fn fill(want: usize, fill: impl FnOnce(&mut [NodeIndex]) -> usize) -> Self {
+        if want <= 8 {
+            // A plain array and one length: no per-element push, so
+            // `route_n(key, 3)` costs what `route_n_into` does.
+            let mut buf = [NodeIndex::new(0); 8];
+            let found = fill(&mut buf[..want]);
+            return Replicas(SmallVec::from_buf_and_len(buf, found));
+        }
         let mut nodes = SmallVec::from_elem(NodeIndex::new(0), want);
         let found = fill(&mut nodes);
         nodes.truncate(found);

@@ -5,6 +5,7 @@
 use crate::compat::{Compat, Mode};
 use crate::error::Result;
 use crate::jump::JumpIndex;
+use crate::jumpback::JumpBackIndex;
 use crate::maglev::MaglevTable;
 use crate::node::{NodeIndex, NodeTable};
 use crate::placement::{Liveness, Placement};
@@ -23,6 +24,10 @@ pub enum Algorithm {
     /// Jump consistent hash with MementoHash removals (unweighted: every
     /// node must have weight 1).
     Jump,
+    /// JumpBackHash (Ertl 2024) with MementoHash removals: jump's
+    /// properties, integer-only, expected O(1); a placement of its own
+    /// (unweighted).
+    JumpBack,
     /// Weighted rendezvous hashing (highest random weight, log method).
     Rendezvous,
     /// Maglev with a prime lookup table of `table_size` entries.
@@ -49,6 +54,7 @@ impl Algorithm {
         Ok(match *self {
             Algorithm::Ring { vnodes } => AnyPlacement::Ring(RingIndex::new(vnodes)?),
             Algorithm::Jump => AnyPlacement::Jump(JumpIndex::new()),
+            Algorithm::JumpBack => AnyPlacement::JumpBack(JumpBackIndex::with_bucket_fn()),
             Algorithm::Rendezvous => AnyPlacement::Rendezvous(RendezvousIndex::new()),
             Algorithm::Maglev { table_size } => AnyPlacement::Maglev(MaglevTable::new(table_size)?),
             Algorithm::Compat(ref mode) => {
@@ -66,6 +72,8 @@ pub enum AnyPlacement {
     Ring(RingIndex),
     /// Jump with MementoHash.
     Jump(JumpIndex),
+    /// JumpBackHash with MementoHash.
+    JumpBack(JumpBackIndex),
     /// Weighted rendezvous.
     Rendezvous(RendezvousIndex),
     /// Maglev.
@@ -79,6 +87,7 @@ macro_rules! dispatch {
         match $self {
             AnyPlacement::Ring($p) => $e,
             AnyPlacement::Jump($p) => $e,
+            AnyPlacement::JumpBack($p) => $e,
             AnyPlacement::Rendezvous($p) => $e,
             AnyPlacement::Maglev($p) => $e,
             AnyPlacement::Compat($p) => $e,

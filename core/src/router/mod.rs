@@ -44,6 +44,7 @@ mod algorithm;
 mod batch;
 mod control;
 mod lease;
+mod local;
 mod picker;
 mod reader;
 mod snapshot;
@@ -91,6 +92,9 @@ impl<T> Clone for Router<T> {
 
 struct Inner<T> {
     current: ArcSwap<Snapshot<T>>,
+    /// The unique epoch of the latest publication (see `local`), stored
+    /// after `current`.
+    epoch: AtomicU64,
     control: Mutex<Control<T>>,
     clock: Arc<dyn Clock>,
     decay: Duration,
@@ -103,6 +107,15 @@ struct Inner<T> {
 struct InFlight<'a, T> {
     snapshot: &'a Snapshot<T>,
     total: u64,
+}
+
+impl<T> Inner<T> {
+    /// Makes `snapshot` current, then stamps it with a fresh epoch (in
+    /// that order: a reader that sees the epoch finds the snapshot).
+    fn publish(&self, snapshot: Snapshot<T>) {
+        self.current.store(Arc::new(snapshot));
+        self.epoch.store(local::next_epoch(), Ordering::Release);
+    }
 }
 
 impl<T> Loads for InFlight<'_, T> {
@@ -129,17 +142,33 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
         self.inner.current.load_full()
     }
 
+    /// Runs `f` on the current snapshot without touching its reference
+    /// count: the per-thread fast path of [`route`](Router::route), for a
+    /// lookup that needs more than an index (a name, a payload) from the
+    /// same snapshot. [`snapshot`](Router::snapshot) hands out an owned
+    /// `Arc` instead.
+    #[inline]
+    pub fn with_snapshot<R>(&self, f: impl FnOnce(&Snapshot<T>) -> R) -> R {
+        local::with_current(&self.inner.epoch, &self.inner.current, f)
+    }
+
     /// A per-thread reading handle whose lookups skip the arc-swap load:
     /// use one in each worker's hot loop.
     pub fn reader(&self) -> RouterReader<T> {
         RouterReader::new(self)
     }
 
-    /// The up node serving `key` in the current snapshot. For hot loops,
-    /// a [`reader`](Router::reader) per thread is cheaper.
+    /// The up node serving `key` in the current snapshot.
+    ///
+    /// Each thread remembers the last snapshot it routed with and checks
+    /// with one atomic load that it is still current, so this costs about
+    /// what a [`reader`](Router::reader) does; the remembered snapshot stays
+    /// alive until the thread's next call or its exit. A reader per thread
+    /// per router is still the cheapest, and the right tool for a thread
+    /// that alternates between routers.
     #[inline]
     pub fn route<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<NodeIndex> {
-        self.inner.current.load().route(key)
+        self.with_snapshot(|s| s.route(key))
     }
 
     /// Up to `n` distinct up nodes for `key`, primary first.
@@ -248,7 +277,7 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
         {
             let mut control = self.inner.control.lock();
             if control.eject(ticket.node, &ticket.stats, now) {
-                self.inner.current.store(Arc::new(control.publish_health()));
+                self.inner.publish(control.publish_health());
             }
         }
     }
@@ -266,7 +295,7 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
         } else {
             control.publish_health()
         };
-        self.inner.current.store(Arc::new(snapshot));
+        self.inner.publish(snapshot);
         Ok(out)
     }
 
@@ -357,7 +386,7 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
         let mut control = self.inner.control.lock();
         let node = control.nodes.require(name.as_ref())?;
         if control.heartbeat(node, now) {
-            self.inner.current.store(Arc::new(control.publish_health()));
+            self.inner.publish(control.publish_health());
         }
         Ok(())
     }
@@ -368,7 +397,7 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
         let now = self.now();
         let mut control = self.inner.control.lock();
         if control.tick(now) {
-            self.inner.current.store(Arc::new(control.publish_health()));
+            self.inner.publish(control.publish_health());
         }
     }
 
@@ -509,6 +538,7 @@ impl<T: Clone + Send + Sync + 'static> RouterBuilder<T> {
         Ok(Router {
             inner: Arc::new(Inner {
                 current: ArcSwap::from_pointee(first),
+                epoch: AtomicU64::new(local::next_epoch()),
                 control: Mutex::new(control),
                 clock: self
                     .clock

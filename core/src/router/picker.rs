@@ -110,4 +110,11 @@ impl<T> pick::Loads for SnapshotLoads<'_, T> {
             .stats(node)
             .map_or(0.0, |s| s.latency().cost(now, self.decay))
     }
+
+    #[inline]
+    fn log_cost(&self, node: NodeIndex, _now: Duration) -> f64 {
+        self.snapshot
+            .stats(node)
+            .map_or(f64::NEG_INFINITY, |s| s.latency().log_cost())
+    }
 }

@@ -43,6 +43,7 @@ void test_bounded_loads(void);
 void test_every_algorithm(void);
 void test_keyless_picks(void);
 void test_threads_route_while_membership_changes(void);
+void test_reader_routes_as_the_router(void);
 
 /* test_tiers.c */
 void test_tiers_proportional(void);

@@ -274,7 +274,8 @@ void test_every_algorithm(void) {
     static const char *const SIX[] = {"m0", "m1", "m2", "m3", "m4", "m5"};
     const ringroute_algorithm algorithms[] = {RINGROUTE_ALGORITHM_RING, RINGROUTE_ALGORITHM_JUMP,
                                               RINGROUTE_ALGORITHM_RENDEZVOUS,
-                                              RINGROUTE_ALGORITHM_MAGLEV};
+                                              RINGROUTE_ALGORITHM_MAGLEV,
+                                              RINGROUTE_ALGORITHM_JUMPBACK};
     ringroute_config config;
     ringroute_router *none = NULL;
     size_t a;
@@ -550,4 +551,56 @@ void test_threads_route_while_membership_changes(void) {
            READERS, routed, ws.rounds * 7);
     ringroute_router_free(router);
     ringroute_router_free(fresh);
+}
+
+/* ------------------------------------------------ reader handles */
+
+void test_reader_routes_as_the_router(void) {
+    ringroute_router *router = router_of(THREE, 3, NULL);
+    ringroute_reader *reader = NULL, *second = NULL;
+    uint32_t via_router = 0, via_reader = 99, down = 0, node = 0;
+    uint64_t hash = 0;
+    char key[32];
+    int i;
+
+    CHECK_STATUS(ringroute_reader_new(NULL, &reader), RINGROUTE_NULL_POINTER);
+    CHECK_STATUS(ringroute_reader_new(router, NULL), RINGROUTE_NULL_POINTER);
+    CHECK(reader == NULL);
+    CHECK_OK(ringroute_reader_new(router, &reader));
+    CHECK_OK(ringroute_reader_new(router, &second));
+    for (i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "key:%d", i);
+        CHECK_OK(ringroute_route(router, BYTES(key), &via_router));
+        CHECK_OK(ringroute_reader_route(reader, BYTES(key), &via_reader));
+        CHECK(via_reader == via_router);
+        CHECK_OK(ringroute_key_hash(BYTES(key), &hash));
+        CHECK_OK(ringroute_reader_route_hash(second, hash, &node));
+        CHECK(node == via_router);
+    }
+    /* A change is seen on the reader's next call. */
+    CHECK_OK(ringroute_mark_down(router, BYTES("beta")));
+    CHECK_OK(ringroute_node_index(router, BYTES("beta"), &down));
+    for (i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "key:%d", i);
+        CHECK_OK(ringroute_reader_route(reader, BYTES(key), &via_reader));
+        CHECK(via_reader != down);
+    }
+    /* Bad arguments: a status and a message, nothing written. */
+    via_reader = 77;
+    CHECK_STATUS(ringroute_reader_route(NULL, BYTES("k"), &via_reader), RINGROUTE_NULL_POINTER);
+    CHECK_STATUS(ringroute_reader_route(reader, NULL, 3, &via_reader), RINGROUTE_NULL_POINTER);
+    CHECK_STATUS(ringroute_reader_route(reader, BYTES("k"), NULL), RINGROUTE_NULL_POINTER);
+    CHECK_STATUS(ringroute_reader_route_hash(reader, 1, NULL), RINGROUTE_NULL_POINTER);
+    CHECK(via_reader == 77);
+    CHECK(strstr(ringroute_last_error(), "node_out") != NULL);
+    /* No node up: the router's error. */
+    CHECK_OK(ringroute_mark_down(router, BYTES("alpha")));
+    CHECK_OK(ringroute_mark_down(router, BYTES("gamma")));
+    CHECK_STATUS(ringroute_reader_route(reader, BYTES("k"), &via_reader), RINGROUTE_NO_NODE_UP);
+    /* The reader keeps the router alive: free them in either order. */
+    ringroute_router_free(router);
+    CHECK_STATUS(ringroute_reader_route(second, BYTES("k"), &via_reader), RINGROUTE_NO_NODE_UP);
+    ringroute_reader_free(reader);
+    ringroute_reader_free(second);
+    ringroute_reader_free(NULL);
 }

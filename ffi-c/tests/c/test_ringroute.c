@@ -208,6 +208,7 @@ int main(void) {
     RUN_TEST(test_group_layout);
     RUN_TEST(test_apply_batch);
     RUN_TEST(test_batch_errors);
+    RUN_TEST(test_reader_routes_as_the_router);
     return harness_finish();
 }
 
