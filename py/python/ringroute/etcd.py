@@ -19,8 +19,8 @@ Python and Rust clients build the same ring from the same registry:
 >>> reg = ringroute.etcd.Registration("http://127.0.0.1:2379", "svc/", "10.0.0.1:80", 2.0)  # doctest: +SKIP
 
 Each listing or batch of watch events is published with one
-``Router.replace`` (membership and weights in one snapshot); up/down states
-of the plain format follow right after it.
+``Router.apply`` (joins, leaves, weights and up/down states in one
+snapshot): readers never see part of a revision.
 """
 
 import base64
@@ -451,16 +451,26 @@ class Watcher:
         self._held_since = None
         if desired != self._applied:
             try:
-                self.router.replace({n: w for n, (w, _) in desired.items()})
-                for n, (_, up) in desired.items():
-                    if up != self.router.is_up(n):
-                        (self.router.mark_up if up else self.router.mark_down)(n)
+                self.router.apply(self._changes(desired))
                 self._applied = desired
             except Exception as e:  # the router refused: keep the last view
                 log.error("router refused the batch at revision %d: %s", revision, e)
         with self._cond:
             self._set(applied_revision=revision, seen_revision=self._seen, synced=True, held=False)
             self._cond.notify_all()
+
+    def _changes(self, desired: dict) -> list:
+        """The batch that turns the router's membership into ``desired``."""
+        current = self.router.nodes
+        changes: list = [("remove", n) for n in current if n not in desired]
+        for n, (w, up) in desired.items():
+            if n not in current:
+                changes.append(("add", n, w))
+            elif current[n] != w:
+                changes.append(("set_weight", n, w))
+            if up != (n not in current or self.router.is_up(n)):
+                changes.append(("mark_up" if up else "mark_down", n))
+        return changes
 
     def _cut_all(self) -> None:
         self._force_list = True
