@@ -206,3 +206,44 @@ fn snapshot_and_reader_route_many_equal_route() {
         assert!(groups.nodes().contains(&down), "{algorithm:?}");
     }
 }
+
+/// MementoHash places keys by the order buckets were removed in: a router
+/// over jump must remember it through every membership change, exactly as
+/// the single-threaded `Jump` cluster (incremental by construction) does.
+#[test]
+fn jump_routers_keep_the_memento_removal_order() {
+    let names: Vec<String> = (0..12).map(|i| format!("node-{i}")).collect();
+    let router: Router = names
+        .iter()
+        .fold(Router::builder().algorithm(Algorithm::Jump), |b, n| {
+            b.node(n, 1.0)
+        })
+        .build()
+        .unwrap();
+    let mut cluster =
+        ringroute::jump::Jump::<()>::with_placement(ringroute::jump::JumpIndex::new());
+    for n in &names {
+        cluster.add(n, 1.0).unwrap();
+    }
+    let same = |router: &Router, cluster: &ringroute::jump::Jump| {
+        let snap = router.snapshot();
+        (0..3000).all(|k| {
+            let key = format!("k{k}");
+            let a = snap
+                .route(&key)
+                .map(|i| snap.node(i).unwrap().name().to_vec());
+            let b = cluster.route(&key).map(|i| cluster[i].name().to_vec());
+            a == b
+        })
+    };
+    for name in ["node-3", "node-11", "node-5", "node-7"] {
+        router.remove(name).unwrap();
+        cluster.remove(name).unwrap();
+        assert!(same(&router, &cluster), "after removing {name}");
+    }
+    for name in ["late-1", "late-2"] {
+        router.add(name, 1.0).unwrap();
+        cluster.add(name, 1.0).unwrap();
+        assert!(same(&router, &cluster), "after adding {name}");
+    }
+}

@@ -32,13 +32,19 @@ pub type Layout<'a> = (Vec<Option<(&'a [u8], bool)>>, Vec<u32>);
 
 /// A jump placement's layout, comparable: the name in each slot and the
 /// order the free slots were freed. `None` for the other algorithms.
-pub fn layout<'a>(table: &'a NodeTable<Name>, placement: &AnyPlacement) -> Option<Layout<'a>> {
+///
+/// `up` says whether a member is up by hand: a `Ring` keeps that in its
+/// table, a `Router` in its snapshot's health.
+pub fn layout<'a>(
+    table: &'a NodeTable<Name>,
+    placement: &AnyPlacement,
+    up: &dyn Fn(NodeIndex) -> bool,
+) -> Option<Layout<'a>> {
     let jump = placement.as_jump()?;
     let slots: Vec<_> = (0..table.capacity())
         .map(|i| {
-            table
-                .get(NodeIndex::new(i as u32))
-                .map(|n| (n.name(), n.is_up()))
+            let node = NodeIndex::new(i as u32);
+            table.get(node).map(|n| (n.name(), up(node)))
         })
         .collect();
     let buckets = jump.buckets() as usize;
@@ -58,8 +64,9 @@ pub fn to_py<'py>(
     py: Python<'py>,
     table: &NodeTable<Name>,
     placement: &AnyPlacement,
+    up: &dyn Fn(NodeIndex) -> bool,
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-    let Some((slots, freed)) = layout(table, placement) else {
+    let Some((slots, freed)) = layout(table, placement, up) else {
         return Ok(None);
     };
     if freed.is_empty() {
@@ -71,7 +78,7 @@ pub fn to_py<'py>(
                 py,
                 [
                     n.payload().bind(py).clone().into_any(),
-                    pyo3::types::PyBool::new(py, n.is_up())
+                    pyo3::types::PyBool::new(py, up(NodeIndex::new(i as u32)))
                         .to_owned()
                         .into_any(),
                 ],

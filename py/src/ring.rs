@@ -402,8 +402,11 @@ impl PyRing {
         a.algorithm == b.algorithm
             && a.config() == b.config()
             // Jump: the same slots and removal history, or keys differ.
-            && memento::layout(a.cluster.nodes(), a.cluster.placement())
-                == memento::layout(b.cluster.nodes(), b.cluster.placement())
+            && memento::layout(a.cluster.nodes(), a.cluster.placement(), &|i| {
+                a.cluster.nodes().is_up(i)
+            }) == memento::layout(b.cluster.nodes(), b.cluster.placement(), &|i| {
+                b.cluster.nodes().is_up(i)
+            })
     }
 
     /// Pickles the configuration: nodes, weights, down nodes, algorithm; a
@@ -412,7 +415,8 @@ impl PyRing {
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
         let state = slf.get().snapshot();
-        let history = memento::to_py(py, state.cluster.nodes(), state.cluster.placement())?;
+        let nodes = state.cluster.nodes();
+        let history = memento::to_py(py, nodes, state.cluster.placement(), &|i| nodes.is_up(i))?;
         let kwargs = PyDict::new(py);
         algorithm::to_kwargs(&state.algorithm, &kwargs)?;
         if history.is_some() {

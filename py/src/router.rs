@@ -1014,7 +1014,8 @@ impl PyRouter {
             && Self::config_of(&a) == Self::config_of(&b)
             && tiers(&a) == tiers(&b)
             // Jump: the same slots and removal history, or keys differ.
-            && memento::layout(a.nodes(), a.placement()) == memento::layout(b.nodes(), b.placement())
+            && memento::layout(a.nodes(), a.placement(), &|i| a.health(i) != Some(NodeHealth::Down))
+                == memento::layout(b.nodes(), b.placement(), &|i| b.health(i) != Some(NodeHealth::Down))
     }
 
     /// Pickles the configuration: nodes, weights, nodes down by hand,
@@ -1025,7 +1026,9 @@ impl PyRouter {
         let snapshot = this.router.snapshot();
         // A jump router with free slots: its slots and removal history go
         // in the state (see `memento`), which holds the nodes and states.
-        let history = memento::to_py(py, snapshot.nodes(), snapshot.placement())?;
+        let history = memento::to_py(py, snapshot.nodes(), snapshot.placement(), &|i| {
+            snapshot.health(i) != Some(NodeHealth::Down)
+        })?;
         let nodes = if history.is_some() {
             PyDict::new(py)
         } else {

@@ -223,6 +223,30 @@ impl<T: Clone> Control<T> {
                 unreachable!("a ring")
             };
             AnyPlacement::Ring(current.updated(old, &self.nodes, spare))
+        } else if matches!(
+            self.placement(),
+            AnyPlacement::Jump(_) | AnyPlacement::JumpBack(_)
+        ) {
+            // MementoHash's placement depends on the order buckets were
+            // removed in: a rebuild from the table would forget it and move
+            // keys that must stay. Tell it slot by slot, leaves first.
+            let mut next = self.placement().clone();
+            let slots = old.capacity().max(self.nodes.capacity());
+            let same = |i: usize| {
+                let node = NodeIndex::new(i as u32);
+                matches!((old.get(node), self.nodes.get(node)), (Some(a), Some(b)) if a.name() == b.name())
+            };
+            for i in (0..slots).filter(|&i| !same(i)) {
+                if old.get(NodeIndex::new(i as u32)).is_some() {
+                    next.node_removed(&self.nodes, NodeIndex::new(i as u32));
+                }
+            }
+            for i in (0..slots).filter(|&i| !same(i)) {
+                if self.nodes.get(NodeIndex::new(i as u32)).is_some() {
+                    next.node_added(&self.nodes, NodeIndex::new(i as u32));
+                }
+            }
+            next
         } else {
             let mut next = self.placement().clone();
             next.rebuild(&self.nodes);
