@@ -57,6 +57,42 @@ impl PointHasher {
         self.buf[at..].copy_from_slice(&j.to_le_bytes());
         xxh3_64(&self.buf)
     }
+
+    /// `out[i] = hash(from + i)`, at about twice the speed of calling
+    /// [`hash`](Self::hash) in a loop.
+    ///
+    /// Why: xxh3 reads the input's last 8 bytes with one load, which only
+    /// partly overlaps the 4-byte store of `j` just before it, so the CPU
+    /// cannot forward the store and waits for it to reach the cache: half
+    /// the time of a point went there. Writing `LANES` points' `j` into as
+    /// many copies of the buffer before hashing any of them lets those waits
+    /// overlap.
+    pub fn hash_many(&self, from: u32, out: &mut [u64]) {
+        const LANES: usize = 8;
+        const ROW: usize = 128;
+        let len = self.buf.len();
+        if len > ROW {
+            let mut one = self.clone();
+            for (i, h) in out.iter_mut().enumerate() {
+                *h = one.hash(from.wrapping_add(i as u32));
+            }
+            return;
+        }
+        let mut rows = [[0u8; ROW]; LANES];
+        for row in &mut rows {
+            row[..len].copy_from_slice(&self.buf);
+        }
+        let mut j = from;
+        for group in out.chunks_mut(LANES) {
+            for (k, row) in rows.iter_mut().enumerate().take(group.len()) {
+                row[len - 4..len].copy_from_slice(&j.wrapping_add(k as u32).to_le_bytes());
+            }
+            for (h, row) in group.iter_mut().zip(&rows) {
+                *h = xxh3_64(&row[..len]);
+            }
+            j = j.wrapping_add(LANES as u32);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -73,6 +109,33 @@ mod tests {
         input.extend_from_slice(&0x0102_0304u32.to_le_bytes());
         assert_eq!(point_hash(&long, 0x0102_0304), xxh3_64(&input));
         assert_eq!(point_hash(b"", 1), xxh3_64(&1u32.to_le_bytes()));
+    }
+
+    #[test]
+    fn hash_many_matches_one_at_a_time() {
+        for len in [0usize, 1, 3, 4, 5, 8, 12, 13, 20, 60, 124, 125, 300] {
+            let name: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let hasher = PointHasher::new(&name);
+            for (from, n) in [
+                (0u32, 0usize),
+                (0, 1),
+                (0, 7),
+                (3, 8),
+                (5, 9),
+                (0, 161),
+                (u32::MAX - 3, 9),
+            ] {
+                let mut out = vec![0u64; n];
+                hasher.hash_many(from, &mut out);
+                for (i, &h) in out.iter().enumerate() {
+                    assert_eq!(
+                        h,
+                        point_hash(&name, from.wrapping_add(i as u32)),
+                        "len {len} from {from} i {i}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -125,8 +125,15 @@ impl RingIndex {
 
     /// The points of `vnodes from..to` of the node named `name`, owned by `node`.
     fn points_of(name: &[u8], node: NodeIndex, from: u32, to: u32, out: &mut Vec<(u64, u32)>) {
-        let mut hasher = crate::hash::PointHasher::new(name);
-        out.extend((from..to).map(|v| (hasher.hash(v), node.get())));
+        let hasher = crate::hash::PointHasher::new(name);
+        let mut hashes = [0u64; 256];
+        let mut v = from;
+        while v < to {
+            let batch = &mut hashes[..(to - v).min(256) as usize];
+            hasher.hash_many(v, batch);
+            out.extend(batch.iter().map(|&h| (h, node.get())));
+            v += batch.len() as u32;
+        }
     }
 
     /// This ring after the membership went from `old` to `new` (both

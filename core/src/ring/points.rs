@@ -219,10 +219,11 @@ impl Points {
         owners.resize(total + 1, u32::MAX);
         for &(node, name, count) in nodes {
             for_each_point(name, count, &mut chunk, |_, point| {
-                let cursor = &mut starts[bucket_of(point, buckets)];
-                *cursor -= 1;
-                hashes[*cursor as usize] = point;
-                owners[*cursor as usize] = node;
+                let b = bucket_of(point, buckets);
+                let at = starts[b] - 1;
+                starts[b] = at;
+                hashes[at as usize] = point;
+                owners[at as usize] = node;
             });
         }
         insertion_sort(&mut hashes[..total], &mut owners[..total], &name_of);
@@ -474,13 +475,11 @@ const CHUNK: usize = 256;
 /// hashing `CHUNK` points at a time into `hashes`.
 #[inline]
 fn for_each_point(name: &[u8], count: u32, hashes: &mut [u64; CHUNK], mut f: impl FnMut(u32, u64)) {
-    let mut hasher = crate::hash::PointHasher::new(name);
+    let hasher = crate::hash::PointHasher::new(name);
     let mut from = 0u32;
     while from < count {
         let batch = &mut hashes[..(count - from).min(CHUNK as u32) as usize];
-        for (vnode, hash) in (from..).zip(batch.iter_mut()) {
-            *hash = hasher.hash(vnode);
-        }
+        hasher.hash_many(from, batch);
         for (vnode, &point) in (from..).zip(batch.iter()) {
             f(vnode, point);
         }
