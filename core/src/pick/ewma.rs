@@ -339,11 +339,12 @@ impl Picker for PeakEwma {
         L: Liveness + ?Sized,
         D: Loads + ?Sized,
     {
-        self.choices.pick(live, &self.rng, |a, b, weights| {
-            let (w_a, w_b) = weights.unwrap_or((1.0, 1.0));
-            let side = |n, w| (loads.log_cost(n, now), loads.in_flight(n), w);
-            !a_is_lighter(side(a, w_a), side(b, w_b))
-        })
+        self.choices
+            .pick::<true, _, _>(live, &self.rng, |a, b, weights| {
+                let (w_a, w_b) = weights.unwrap_or((1.0, 1.0));
+                let side = |n, w| (loads.log_cost(n, now), loads.in_flight(n), w);
+                !a_is_lighter(side(a, w_a), side(b, w_b))
+            })
     }
 }
 

@@ -97,16 +97,17 @@ impl LeastConn {
         L: Liveness + ?Sized,
         D: Loads + ?Sized,
     {
-        self.choices.pick(live, &self.rng, |a, b, weights| {
-            let (active_a, active_b) = (loads.in_flight(a), loads.in_flight(b));
-            match weights {
-                None => active_b < active_a,
-                // w_b / (active_b + 1) > w_a / (active_a + 1), without dividing.
-                Some((w_a, w_b)) => {
-                    w_b * (f64::from(active_a) + 1.0) > w_a * (f64::from(active_b) + 1.0)
+        self.choices
+            .pick::<false, _, _>(live, &self.rng, |a, b, weights| {
+                let (active_a, active_b) = (loads.in_flight(a), loads.in_flight(b));
+                match weights {
+                    None => active_b < active_a,
+                    // w_b / (active_b + 1) > w_a / (active_a + 1), without dividing.
+                    Some((w_a, w_b)) => {
+                        w_b * (f64::from(active_a) + 1.0) > w_a * (f64::from(active_b) + 1.0)
+                    }
                 }
-            }
-        })
+            })
     }
 }
 
