@@ -128,15 +128,10 @@ impl RingIndex {
         if from >= to {
             return;
         }
-        let hasher = crate::hash::PointHasher::new(name);
-        let mut hashes = [0u64; 256];
-        let mut v = from;
-        while v < to {
-            let batch = &mut hashes[..(to - v).min(256) as usize];
-            hasher.hash_many(v, batch);
-            out.extend(batch.iter().map(|&h| (h, node.get())));
-            v += batch.len() as u32;
-        }
+        let mut chunk = [0u64; points::CHUNK];
+        points::for_each_point(name, from..to, &mut chunk, |_, point| {
+            out.push((point, node.get()));
+        });
     }
 
     /// This ring after the membership went from `old` to `new` (both

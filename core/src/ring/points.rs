@@ -199,7 +199,7 @@ impl Points {
         starts.clear();
         starts.resize(buckets as usize, 0);
         for &(_, name, count) in nodes {
-            for_each_point(name, count, &mut chunk, |_, point| {
+            for_each_point(name, 0..count, &mut chunk, |_, point| {
                 starts[bucket_of(point, buckets)] += 1;
             });
         }
@@ -218,7 +218,7 @@ impl Points {
         owners.clear();
         owners.resize(total + 1, u32::MAX);
         for &(node, name, count) in nodes {
-            for_each_point(name, count, &mut chunk, |_, point| {
+            for_each_point(name, 0..count, &mut chunk, |_, point| {
                 let b = bucket_of(point, buckets);
                 let at = starts[b] - 1;
                 starts[b] = at;
@@ -469,16 +469,21 @@ fn hashes_padded(hashes: &mut Vec<u64>, n: usize) {
 
 /// Points hashed per batch in a build. Hashing a batch before touching the
 /// bucket table (whose accesses miss the cache) lets many misses overlap.
-const CHUNK: usize = 256;
+pub(super) const CHUNK: usize = 256;
 
-/// Calls `f(vnode, point_hash(name, vnode))` for `vnode` in `0..count`,
+/// Calls `f(vnode, point_hash(name, vnode))` for `vnode` in `vnodes`,
 /// hashing `CHUNK` points at a time into `hashes`.
 #[inline]
-fn for_each_point(name: &[u8], count: u32, hashes: &mut [u64; CHUNK], mut f: impl FnMut(u32, u64)) {
+pub(super) fn for_each_point(
+    name: &[u8],
+    vnodes: std::ops::Range<u32>,
+    hashes: &mut [u64; CHUNK],
+    mut f: impl FnMut(u32, u64),
+) {
     let hasher = crate::hash::PointHasher::new(name);
-    let mut from = 0u32;
-    while from < count {
-        let batch = &mut hashes[..(count - from).min(CHUNK as u32) as usize];
+    let mut from = vnodes.start;
+    while from < vnodes.end {
+        let batch = &mut hashes[..(vnodes.end - from).min(CHUNK as u32) as usize];
         hasher.hash_many(from, batch);
         for (vnode, &point) in (from..).zip(batch.iter()) {
             f(vnode, point);
