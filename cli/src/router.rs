@@ -13,9 +13,9 @@
 //! library would: memento removals for jump, table refills for Maglev.
 
 use clap::{Args, ValueEnum};
-use ringroute::jump::JumpIndex;
-use ringroute::maglev::{DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, MaglevTable, is_prime};
-use ringroute::rendezvous::RendezvousIndex;
+use ringroute::place::jump::JumpIndex;
+use ringroute::place::maglev::{DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, MaglevTable, is_prime};
+use ringroute::place::rendezvous::RendezvousIndex;
 use ringroute::{Cluster, NodeIndex, NodeState, Placement, RingIndex};
 
 use crate::cluster::Member;
@@ -189,18 +189,18 @@ pub fn build(config: Config, members: &[Member<'_>]) -> Result<Box<dyn Router>, 
     }
 }
 
-/// A router placing keys as a peer does (`ringroute::compat`).
+/// A router placing keys as a peer does (`ringroute::place::compat`).
 pub fn build_compat(
-    mode: ringroute::compat::Mode,
+    mode: ringroute::place::compat::Mode,
     members: &[Member<'_>],
 ) -> Result<Box<dyn Router>, CliError> {
     Placed::build(
-        ringroute::compat::Compat::new(mode).map_err(usage)?,
+        ringroute::place::compat::Compat::new(mode).map_err(usage)?,
         members,
     )
 }
 
-impl Kind for ringroute::compat::Compat {
+impl Kind for ringroute::place::compat::Compat {
     fn describe(c: &Cluster<Self, u32>) -> String {
         format!(
             "{} compatibility mode, {} lookup entries",

@@ -16,7 +16,7 @@
 //! [`route_many`]: crate::Cluster::route_many
 
 use crate::node::NodeIndex;
-use crate::placement::{Liveness, Placement};
+use crate::place::{Liveness, Placement};
 
 /// Keys whose lookups are interleaved.
 pub const BATCH: usize = 16;

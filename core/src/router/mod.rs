@@ -65,13 +65,13 @@ pub use reader::RouterReader;
 pub use snapshot::{Failover, NodeHealth, Snapshot};
 pub use tiers::{TierPolicy, TierShare};
 
-use crate::cluster::Cluster;
 use crate::error::Result;
 use crate::health::{
     Clock, MonotonicClock, OutlierConfig, OutlierDetector, PhiConfig, PhiDetector,
 };
 use crate::node::{NodeIndex, NodeState};
-use crate::ring::{LoadBound, Loads, Replicas};
+use crate::place::Cluster;
+use crate::place::ring::{LoadBound, Loads, Replicas};
 use control::Control;
 use picker::SnapshotLoads;
 

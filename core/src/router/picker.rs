@@ -9,7 +9,7 @@ use crate::node::{NodeIndex, NodeTable};
 use crate::pick::{
     self, DEFAULT_DECAY, LeastConn, PeakEwma, Picker, RoundRobin, SmoothWeighted, WeightedRandom,
 };
-use crate::placement::Liveness;
+use crate::place::Liveness;
 
 /// Which picker [`Router::pick`](super::Router::pick) uses for requests
 /// without a key.

@@ -9,8 +9,8 @@ use super::picker::AnyPicker;
 use super::tiers::{TierShare, TierView, Tiers};
 use crate::hash::key_hash;
 use crate::node::{Node, NodeIndex, NodeTable};
-use crate::placement::{Liveness, Placement};
-use crate::ring::{ReplicaIter, Replicas};
+use crate::place::ring::{ReplicaIter, Replicas};
+use crate::place::{Liveness, Placement};
 
 /// Why a node does or does not take traffic.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -216,7 +216,7 @@ impl<T> Snapshot<T> {
     /// tiered router, its node in the top tier); `None` only when there is
     /// no member.
     pub fn primary<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<NodeIndex> {
-        let all = crate::placement::AllUp(self.members.table.capacity());
+        let all = crate::place::AllUp(self.members.table.capacity());
         if self.members.table.is_empty() {
             return None;
         }
@@ -236,7 +236,7 @@ impl<T> Snapshot<T> {
         out.fill(keys, slots, |keys, owners| match by {
             crate::many::GroupBy::Failover => self.route_many(keys, owners),
             crate::many::GroupBy::Primary => {
-                let all = crate::placement::AllUp(slots);
+                let all = crate::place::AllUp(slots);
                 crate::many::route_keys(self.primary_placement(), &all, keys, owners)
             }
         })

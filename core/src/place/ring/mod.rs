@@ -12,11 +12,11 @@ mod seen;
 pub use bounded::{LoadBound, LoadCounts, Loads};
 pub use replicas::{ReplicaIter, Replicas};
 
-use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::hash::key_hash;
 use crate::node::{NodeIndex, NodeState, NodeTable, validate_weight};
-use crate::placement::{Liveness, Placement};
+use crate::place::Cluster;
+use crate::place::{Liveness, Placement};
 use points::Points;
 
 /// Virtual nodes per unit of weight when none is given.
@@ -455,7 +455,7 @@ impl<T> Cluster<RingIndex, T> {
     ///
     /// ```
     /// use ringroute::Ring;
-    /// use ringroute::ring::{LoadBound, LoadCounts};
+    /// use ringroute::place::ring::{LoadBound, LoadCounts};
     ///
     /// let ring: Ring = Ring::builder().node("a", 1.0).node("b", 1.0).build()?;
     /// let loads = LoadCounts::new(ring.nodes().capacity());
@@ -465,7 +465,7 @@ impl<T> Cluster<RingIndex, T> {
     ///     loads.acquire(node); // and release(node) when the request is done
     /// }
     /// // No node holds more than ⌈1.25 · 100 / 2⌉ = 63.
-    /// # use ringroute::ring::Loads;
+    /// # use ringroute::place::ring::Loads;
     /// assert!(ring.iter().all(|(i, _)| loads.load(i) <= 63));
     /// # Ok::<(), ringroute::Error>(())
     /// ```

@@ -5,7 +5,7 @@ use smallvec::SmallVec;
 use super::RingIndex;
 use super::seen::Seen;
 use crate::node::NodeIndex;
-use crate::placement::Liveness;
+use crate::place::Liveness;
 
 /// Distinct nodes for one key, primary first. Holds up to 8 without
 /// touching the heap; dereferences to `[NodeIndex]`.

@@ -4,8 +4,8 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 use crate::node::{Node, NodeIndex, NodeState, NodeTable};
-use crate::placement::Placement;
-use crate::ring::Replicas;
+use crate::place::Placement;
+use crate::place::ring::Replicas;
 
 /// Weighted nodes placed by the algorithm `P`, each carrying a payload `T`.
 ///
@@ -200,7 +200,7 @@ impl<P: Placement, T> Cluster<P, T> {
                 crate::many::route_keys(&self.placement, &self.nodes, keys, owners)
             }
             crate::many::GroupBy::Primary => {
-                let all = crate::placement::AllUp(slots);
+                let all = crate::place::AllUp(slots);
                 crate::many::route_keys(&self.placement, &all, keys, owners)
             }
         })

@@ -70,10 +70,10 @@ use std::fmt;
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::node::{NodeIndex, NodeTable, validate_weight};
-use crate::placement::{Liveness, Placement};
+use crate::place::Cluster;
+use crate::place::{Liveness, Placement};
 
 /// The table size when none is given: the prime the paper and Envoy use.
 pub const DEFAULT_TABLE_SIZE: u32 = 65_537;
@@ -185,7 +185,7 @@ impl FillEntry {
 /// [`Error::InvalidWeight`] for a weight that is not finite and positive.
 ///
 /// ```
-/// use ringroute::maglev::{FillEntry, fill};
+/// use ringroute::place::maglev::{FillEntry, fill};
 ///
 /// let entries = [
 ///     FillEntry { id: 7, offset: 3, skip: 4, weight: 1.0 },
@@ -595,7 +595,7 @@ impl Placement for MaglevTable {
 /// * Membership and weight changes rebuild the table.
 ///
 /// ```
-/// use ringroute::maglev::{Maglev, MaglevTable};
+/// use ringroute::place::maglev::{Maglev, MaglevTable};
 /// use ringroute::NodeState;
 ///
 /// let mut lb: Maglev = Maglev::new(); // M = 65537
