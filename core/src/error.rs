@@ -56,7 +56,7 @@ impl fmt::Display for Error {
             Error::InvalidVnodes(v) => write!(
                 f,
                 "invalid vnodes per unit weight {v}: must be in 1..={}",
-                crate::place::ring::MAX_VNODES
+                crate::limits::MAX_VNODES
             ),
             Error::TooManyPoints { requested, max } => {
                 write!(

@@ -28,11 +28,14 @@ pub mod jump;
 pub mod jumpback;
 pub mod maglev;
 pub mod rendezvous;
+mod replicas;
 pub mod ring;
 
 pub use cluster::Cluster;
+pub use replicas::Replicas;
 
 use crate::error::Result;
+use crate::many::BATCH;
 use crate::node::{NodeIndex, NodeTable};
 
 /// Which nodes a lookup may return.
@@ -156,4 +159,31 @@ pub trait Placement: Clone + Send + Sync {
     /// Fills `out` with up to `out.len()` distinct up nodes for `hash`,
     /// primary first, and returns how many it wrote. Never allocates.
     fn route_n<L: Liveness + ?Sized>(&self, hash: u64, live: &L, out: &mut [NodeIndex]) -> usize;
+}
+
+/// Routes `keys` into `out` (`out[i]` for `keys[i]`), [`BATCH`] at a time:
+/// the batch lookups behind every `route_many`.
+///
+/// Panics if `out` is shorter than `keys`.
+pub(crate) fn route_keys<P, L, K>(
+    placement: &P,
+    live: &L,
+    keys: &[K],
+    out: &mut [Option<NodeIndex>],
+) where
+    P: Placement,
+    L: Liveness + ?Sized,
+    K: AsRef<[u8]>,
+{
+    assert!(
+        out.len() >= keys.len(),
+        "route_many: `out` is shorter than `keys`"
+    );
+    let mut hashes = [0u64; BATCH];
+    for (keys, out) in keys.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
+        for (h, k) in hashes.iter_mut().zip(keys) {
+            *h = placement.key_hash(k.as_ref());
+        }
+        placement.route_hashes(&hashes[..keys.len()], live, out);
+    }
 }

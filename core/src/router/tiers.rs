@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use super::algorithm::AnyPlacement;
 use super::picker::{AnyPicker, PickerKind};
-use super::snapshot::HealthView;
+use super::view::HealthView;
 use crate::error::{Error, Result};
 use crate::node::{NodeIndex, NodeTable};
 use crate::pick::{Loads, Rng};

@@ -10,7 +10,7 @@ mod replicas;
 mod seen;
 
 pub use bounded::{LoadBound, LoadCounts, Loads};
-pub use replicas::{ReplicaIter, Replicas};
+pub use replicas::ReplicaIter;
 
 use crate::error::{Error, Result};
 use crate::hash::key_hash;
@@ -19,15 +19,12 @@ use crate::place::Cluster;
 use crate::place::{Liveness, Placement};
 use points::Points;
 
+pub use crate::limits::{MAX_POINTS, MAX_VNODES};
+
 /// Virtual nodes per unit of weight when none is given.
 pub const DEFAULT_VNODES: u32 = 160;
-/// The largest accepted virtual-node count per unit of weight.
-pub const MAX_VNODES: u32 = 1 << 16;
 /// Up to this many replicas, `route_n` deduplicates by scanning its output.
 const SCAN_REPLICAS: usize = 16;
-
-/// The most points one ring may hold (16,777,216: about 370 MB of index).
-pub const MAX_POINTS: u64 = 1 << 24;
 
 /// Points a node of weight `weight` owns with `vnodes` per unit weight:
 /// `max(1, round(vnodes × weight))`, rounding half away from zero.
