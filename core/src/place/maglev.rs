@@ -495,6 +495,23 @@ impl MaglevTable {
         self.slots.capacity() * std::mem::size_of::<u32>()
     }
 
+    /// How many slots each node of `nodes` (the table this one was built
+    /// from) owns, by node index: its share of uniformly random keys is this
+    /// over `M` when every node is up.
+    pub fn entries_per_node<T>(&self, nodes: &NodeTable<T>) -> Vec<(NodeIndex, usize)> {
+        let mut counts = vec![0usize; nodes.capacity()];
+        for &owner in &self.slots {
+            // A slot of a node `nodes` lacks (another table) counts for none.
+            if let Some(count) = counts.get_mut(owner as usize) {
+                *count += 1;
+            }
+        }
+        nodes
+            .iter()
+            .map(|(i, _)| (i, counts[i.as_usize()]))
+            .collect()
+    }
+
     fn check_count(&self, count: usize) -> Result<()> {
         if count >= self.size as usize {
             Err(TOO_MANY_NODES)
@@ -647,13 +664,6 @@ impl<T> Cluster<MaglevTable, T> {
     /// How many table slots each node owns, by node index: its share of
     /// uniformly random keys is this over `M` when every node is up.
     pub fn entries_per_node(&self) -> Vec<(NodeIndex, usize)> {
-        let mut counts = vec![0usize; self.nodes.capacity()];
-        for &owner in &self.placement.slots {
-            counts[owner as usize] += 1;
-        }
-        self.nodes
-            .iter()
-            .map(|(i, _)| (i, counts[i.as_usize()]))
-            .collect()
+        self.placement.entries_per_node(&self.nodes)
     }
 }

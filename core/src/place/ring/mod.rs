@@ -120,6 +120,36 @@ impl RingIndex {
         self.points.iter().map(|(p, o)| (p, NodeIndex::new(o)))
     }
 
+    /// The share of the hash space each node of `nodes` (the table this
+    /// index was built from) owns: the fraction of uniformly random keys it
+    /// gets with every node up, by node index. Exact: summed arc lengths, no
+    /// sampling.
+    pub fn ownership<T>(&self, nodes: &NodeTable<T>) -> Vec<(NodeIndex, f64)> {
+        let mut arcs = vec![0u128; nodes.capacity()];
+        let points = &self.points;
+        if points.len() > 0 {
+            let mut prev = points.hash(points.len() - 1);
+            for (k, (point, node)) in points.iter().enumerate() {
+                // The arc (prev, point] belongs to its owner; the first wraps around.
+                let arc = if k == 0 {
+                    u128::from(point) + (1u128 << 64) - u128::from(prev)
+                } else {
+                    u128::from(point - prev)
+                };
+                // A point of a node `nodes` lacks (another table) counts for none.
+                if let Some(sum) = arcs.get_mut(node as usize) {
+                    *sum += arc;
+                }
+                prev = point;
+            }
+        }
+        let total = (1u128 << 64) as f64;
+        nodes
+            .iter()
+            .map(|(i, _)| (i, arcs[i.as_usize()] as f64 / total))
+            .collect()
+    }
+
     /// The points of `vnodes from..to` of the node named `name`, owned by `node`.
     fn points_of(name: &[u8], node: NodeIndex, from: u32, to: u32, out: &mut Vec<(u64, u32)>) {
         let hasher = crate::hash::PointHasher::new(name);
@@ -485,26 +515,7 @@ impl<T> Cluster<RingIndex, T> {
     /// random keys it gets with every node up), by node index. Exact: summed
     /// arc lengths, no sampling.
     pub fn ownership(&self) -> Vec<(NodeIndex, f64)> {
-        let mut arcs = vec![0u128; self.nodes.capacity()];
-        let points = &self.placement.points;
-        if points.len() > 0 {
-            let mut prev = points.hash(points.len() - 1);
-            for (k, (point, node)) in points.iter().enumerate() {
-                // The arc (prev, point] belongs to its owner; the first wraps around.
-                let arc = if k == 0 {
-                    u128::from(point) + (1u128 << 64) - u128::from(prev)
-                } else {
-                    u128::from(point - prev)
-                };
-                arcs[node as usize] += arc;
-                prev = point;
-            }
-        }
-        let total = (1u128 << 64) as f64;
-        self.nodes
-            .iter()
-            .map(|(i, _)| (i, arcs[i.as_usize()] as f64 / total))
-            .collect()
+        self.placement.ownership(&self.nodes)
     }
 
     /// `(point, owner)` in ring order: for tests, tools and other bindings.
