@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use ringroute::compat::{Compat, Mode};
+use ringroute::place::compat::{Compat, Mode};
 use ringroute::{Cluster, NodeState};
 use ringroute_bench::fixtures::{Key, Xxh3Build, keys, name};
 use ringroute_bench::report::{Table, measuring, print_table};

@@ -4,15 +4,15 @@
 //! Every contender routes the same 16-byte keys over 1000 buckets, and every
 //! one hashes the key with `xxh3_64` (seed 0) inside the timed loop:
 //!
-//! * `ringroute_jump`: [`ringroute::jump::Jump`]`::route`, the whole lookup a
+//! * `ringroute_jump`: [`ringroute::place::jump::Jump`]`::route`, the whole lookup a
 //!   caller makes: key hash, jump, the memento check and the health check.
 //! * `ringroute_memento_10pct`: the same after removing 100 nodes from the
 //!   middle (every node `i` with `i % 10 == 5`), so a tenth of the keys walk
 //!   memento's replacements.
-//! * `ringroute_jump_hash`: [`ringroute::jump::jump_hash`] alone.
-//! * `ringroute_jumpback`: [`ringroute::jumpback::JumpBack`]`::route`
+//! * `ringroute_jump_hash`: [`ringroute::place::jump::jump_hash`] alone.
+//! * `ringroute_jumpback`: [`ringroute::place::jumpback::JumpBack`]`::route`
 //!   (JumpBackHash with memento, nothing removed); `ringroute_jumpback_hash`:
-//!   [`ringroute::jumpback::jumpback_hash`] alone; `jump_back_hash` 0.1: the
+//!   [`ringroute::place::jumpback::jumpback_hash`] alone; `jump_back_hash` 0.1: the
 //!   crate's `bucket`, fed SplitMix64 seeded with the same key hash (the same
 //!   answers, checked).
 //! * `jump_consistent_hash` 0.1: `jump_consistent_hash::hash`, fed the same
@@ -40,8 +40,8 @@ use std::time::SystemTime;
 use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
 use jumphash::CustomJumpHasher;
 use ringroute::NodeIndex;
-use ringroute::jump::{Jump, jump_hash};
-use ringroute::jumpback::{JumpBack, jumpback_hash};
+use ringroute::place::jump::{Jump, jump_hash};
+use ringroute::place::jumpback::{JumpBack, jumpback_hash};
 use ringroute_bench::cputime::CpuTime;
 use ringroute_bench::fixtures::{KEYS, Key, Xxh3Build, Xxh3OneShot, keys, name, walk};
 use ringroute_bench::report::{criterion_home, measuring};

@@ -4,9 +4,9 @@
 //! Contenders (all fed the same 16-byte keys and the same node names
 //! `10.0.{i/256}.{i%256}:11211`):
 //!
-//! * `ringroute`: [`ringroute::maglev::Maglev`] (`M = 65537`, native v1:
+//! * `ringroute`: [`ringroute::place::maglev::Maglev`] (`M = 65537`, native v1:
 //!   key hash `xxh3_64(key)`, slot `(hash × M) >> 64`) and
-//!   [`ringroute::rendezvous::Rendezvous`] (weighted, `−w / ln(u)` scores,
+//!   [`ringroute::place::rendezvous::Rendezvous`] (weighted, `−w / ln(u)` scores,
 //!   all weights 1 here).
 //! * `maglev` 0.2 (crates.io): `Maglev::with_capacity_and_hasher(nodes,
 //!   65537, Xxh3Build)`. It hashes through our [`Xxh3Build`]: a lookup
@@ -35,8 +35,8 @@ use std::time::SystemTime;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
 use maglev::ConsistentHasher;
 use ringroute::NodeState;
-use ringroute::maglev::{FillEntry, Maglev, MaglevTable, fill};
-use ringroute::rendezvous::Rendezvous;
+use ringroute::place::maglev::{FillEntry, Maglev, MaglevTable, fill};
+use ringroute::place::rendezvous::Rendezvous;
 use ringroute_bench::fixtures::{KEYS, Key, Xxh3Build, independent, keys, name};
 use ringroute_bench::report::{Table, measuring, print_table};
 use xxhash_rust::xxh3::xxh3_64;

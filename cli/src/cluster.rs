@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use ringroute::node::validate_weight;
-use ringroute::ring::{DEFAULT_VNODES, MAX_POINTS, MAX_VNODES};
+use ringroute::place::ring::{DEFAULT_VNODES, MAX_POINTS, MAX_VNODES};
 
 use crate::error::CliError;
 
@@ -181,7 +181,7 @@ impl ClusterSpec {
         let mut total: u64 = 0;
         for node in &self.nodes {
             let points =
-                ringroute::ring::points_for(vnodes, node.weight).map_or(u64::MAX, u64::from);
+                ringroute::place::ring::points_for(vnodes, node.weight).map_or(u64::MAX, u64::from);
             total = total.saturating_add(points);
             if total > MAX_POINTS {
                 return Err(CliError::usage(format!(

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use clap::Args;
-use ringroute::compat::{
+use ringroute::place::compat::{
     ENVOY_MAX_RING, ENVOY_MIN_RING, GRPC_MAX_RING, GRPC_MIN_RING, HashKind, Libmemcached, Mode,
     Twemproxy, Uhashring,
 };

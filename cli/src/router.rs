@@ -5,18 +5,18 @@
 //! the library's node indices. That keeps ids comparable between a cluster
 //! and the same cluster minus (or plus) a node, and across algorithms.
 //!
-//! Every algorithm is a `ringroute::Cluster<P, u32>` (the payload is the
-//! member id) wrapped by one generic [`Placed`]; the little that differs
-//! per algorithm (exact shares, a description, ring ties) sits in [`Kind`].
+//! `--algo` and `--compat` name one of the library's own
+//! [`Algorithm`]s, and every router is a `Cluster<AnyPlacement, u32>` built
+//! from it (the payload is the member id): a placement the library adds
+//! routes here through the same code, with no dispatch of the CLI's own.
 //! Membership changes go through the cluster's own `remove`, `add_with`
 //! and `set_state`, so experiments see exactly what a client of the
 //! library would: memento removals for jump, table refills for Maglev.
 
 use clap::{Args, ValueEnum};
-use ringroute::jump::JumpIndex;
-use ringroute::maglev::{DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, MaglevTable, is_prime};
-use ringroute::rendezvous::RendezvousIndex;
-use ringroute::{Cluster, NodeIndex, NodeState, Placement, RingIndex};
+use ringroute::place::maglev::{DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, is_prime};
+use ringroute::router::{Algorithm, AnyPlacement};
+use ringroute::{Cluster, NodeIndex, NodeState, Placement};
 
 use crate::cluster::Member;
 use crate::error::CliError;
@@ -99,6 +99,22 @@ pub struct Config {
     pub table_size: u32,
 }
 
+impl Config {
+    /// The library's name for this algorithm and its parameters.
+    pub fn algorithm(&self) -> Algorithm {
+        match self.algo {
+            Algo::Ring => Algorithm::Ring {
+                vnodes: self.vnodes,
+            },
+            Algo::Jump => Algorithm::Jump,
+            Algo::Rendezvous => Algorithm::Rendezvous,
+            Algo::Maglev => Algorithm::Maglev {
+                table_size: self.table_size,
+            },
+        }
+    }
+}
+
 /// A placement algorithm over a member list.
 pub trait Router {
     /// The hash `route_hash` expects for `key`: the placement's own
@@ -167,7 +183,6 @@ pub fn unweighted_conflict<'a>(members: &[Member<'a>]) -> Option<Member<'a>> {
 /// errors.
 pub fn build(config: Config, members: &[Member<'_>]) -> Result<Box<dyn Router>, CliError> {
     match config.algo {
-        Algo::Ring => Placed::build(RingIndex::new(config.vnodes).map_err(usage)?, members),
         Algo::Jump => {
             if let Some(m) = unweighted_conflict(members) {
                 // Jump would refuse it anyway; saying which node and what to
@@ -179,35 +194,34 @@ pub fn build(config: Config, members: &[Member<'_>]) -> Result<Box<dyn Router>, 
                     weight(m.weight)
                 )));
             }
-            Placed::build(JumpIndex::new(), members)
         }
-        Algo::Rendezvous => Placed::build(RendezvousIndex::new(), members),
-        Algo::Maglev => {
-            check_table_size(config.table_size, members.len())?;
-            Placed::build(MaglevTable::new(config.table_size).map_err(usage)?, members)
-        }
+        Algo::Maglev => check_table_size(config.table_size, members.len())?,
+        Algo::Ring | Algo::Rendezvous => {}
     }
+    build_algorithm(&config.algorithm(), members)
 }
 
-/// A router placing keys as a peer does (`ringroute::compat`).
+/// A router placing keys as a peer does (`ringroute::place::compat`).
 pub fn build_compat(
-    mode: ringroute::compat::Mode,
+    mode: ringroute::place::compat::Mode,
     members: &[Member<'_>],
 ) -> Result<Box<dyn Router>, CliError> {
-    Placed::build(
-        ringroute::compat::Compat::new(mode).map_err(usage)?,
-        members,
-    )
+    build_algorithm(&Algorithm::Compat(mode), members)
 }
 
-impl Kind for ringroute::compat::Compat {
-    fn describe(c: &Cluster<Self, u32>) -> String {
-        format!(
-            "{} compatibility mode, {} lookup entries",
-            c.placement().mode().name(),
-            count(c.placement().shares().iter().map(|s| s.1 as u64).sum())
-        )
-    }
+/// The library's placement for `algorithm` over `members`.
+fn build_algorithm(
+    algorithm: &Algorithm,
+    members: &[Member<'_>],
+) -> Result<Box<dyn Router>, CliError> {
+    let placement = algorithm.placement().map_err(usage)?;
+    // The payload carries the member id through the library, so no
+    // assumption about how it numbers its nodes is needed.
+    let nodes = members
+        .iter()
+        .map(|m| (m.name, m.weight, NodeState::Up, m.id));
+    let cluster = Cluster::from_nodes(placement, nodes).map_err(usage)?;
+    Ok(Placed::boxed(cluster))
 }
 
 fn check_table_size(size: u32, nodes: usize) -> Result<(), CliError> {
@@ -224,107 +238,19 @@ fn usage(e: ringroute::Error) -> CliError {
     CliError::usage(e.to_string())
 }
 
-/// What differs between the algorithms, beyond `Placement` itself.
-trait Kind: Placement + 'static {
-    fn exact(_cluster: &Cluster<Self, u32>) -> Option<Vec<(NodeIndex, f64)>> {
-        None
-    }
-
-    fn describe(cluster: &Cluster<Self, u32>) -> String;
-
-    fn ties(_cluster: &Cluster<Self, u32>) -> Option<Ties> {
-        None
-    }
-}
-
-impl Kind for RingIndex {
-    fn exact(ring: &Cluster<Self, u32>) -> Option<Vec<(NodeIndex, f64)>> {
-        Some(ring.ownership())
-    }
-
-    fn describe(ring: &Cluster<Self, u32>) -> String {
-        format!(
-            "ring, {} vnodes per unit weight, {} points",
-            ring.vnodes(),
-            count(ring.point_count() as u64)
-        )
-    }
-
-    fn ties(ring: &Cluster<Self, u32>) -> Option<Ties> {
-        let mut tied = 0;
-        let mut previous = None;
-        // Points come sorted, so equal points are adjacent.
-        for (point, _) in ring.points() {
-            if previous == Some(point) {
-                tied += 1;
-            }
-            previous = Some(point);
-        }
-        Some(Ties {
-            tied,
-            points: ring.point_count() as u64,
-        })
-    }
-}
-
-impl Kind for JumpIndex {
-    fn describe(jump: &Cluster<Self, u32>) -> String {
-        format!(
-            "jump with memento removals, {} buckets, unweighted",
-            jump.placement().buckets()
-        )
-    }
-}
-
-impl Kind for RendezvousIndex {
-    fn describe(hrw: &Cluster<Self, u32>) -> String {
-        format!(
-            "weighted rendezvous (log method), {} scored per key",
-            crate::text::nodes(hrw.len())
-        )
-    }
-}
-
-impl Kind for MaglevTable {
-    fn exact(maglev: &Cluster<Self, u32>) -> Option<Vec<(NodeIndex, f64)>> {
-        let size = f64::from(maglev.table_size());
-        Some(
-            maglev
-                .entries_per_node()
-                .into_iter()
-                .map(|(i, slots)| (i, slots as f64 / size))
-                .collect(),
-        )
-    }
-
-    fn describe(maglev: &Cluster<Self, u32>) -> String {
-        format!(
-            "maglev, table of {} slots",
-            count(u64::from(maglev.table_size()))
-        )
-    }
-}
+/// Hashes routed per call into the library in [`Router::route_batch`].
+const BATCH: usize = 256;
 
 /// A `ringroute` cluster whose payloads are member ids.
-struct Placed<P> {
-    cluster: Cluster<P, u32>,
+struct Placed {
+    cluster: Cluster<AnyPlacement, u32>,
     /// Member id by `NodeIndex`: a flat array is cheaper per key than the
     /// cluster's node table, and `route_batch` does it millions of times.
     ids: Vec<u32>,
 }
 
-impl<P: Kind> Placed<P> {
-    fn build(placement: P, members: &[Member<'_>]) -> Result<Box<dyn Router>, CliError> {
-        // The payload carries the member id through the library, so no
-        // assumption about how it numbers its nodes is needed.
-        let nodes = members
-            .iter()
-            .map(|m| (m.name, m.weight, NodeState::Up, m.id));
-        let cluster = Cluster::from_nodes(placement, nodes).map_err(usage)?;
-        Ok(Self::boxed(cluster))
-    }
-
-    fn boxed(cluster: Cluster<P, u32>) -> Box<dyn Router> {
+impl Placed {
+    fn boxed(cluster: Cluster<AnyPlacement, u32>) -> Box<dyn Router> {
         let mut ids = vec![u32::MAX; cluster.nodes().capacity()];
         for (index, node) in cluster.iter() {
             ids[index.as_usize()] = *node.payload();
@@ -344,9 +270,29 @@ impl<P: Kind> Placed<P> {
     fn id(&self, index: NodeIndex) -> u32 {
         self.ids[index.as_usize()]
     }
+
+    /// The exact share of keys per node, for placements that can say it
+    /// without sampling.
+    fn exact(&self) -> Option<Vec<(NodeIndex, f64)>> {
+        let nodes = self.cluster.nodes();
+        match self.cluster.placement() {
+            AnyPlacement::Ring(ring) => Some(ring.ownership(nodes)),
+            AnyPlacement::Maglev(maglev) => {
+                let size = f64::from(maglev.table_size());
+                let entries = maglev.entries_per_node(nodes);
+                Some(
+                    entries
+                        .into_iter()
+                        .map(|(i, slots)| (i, slots as f64 / size))
+                        .collect(),
+                )
+            }
+            _ => None,
+        }
+    }
 }
 
-impl<P: Kind> Router for Placed<P> {
+impl Router for Placed {
     #[inline]
     fn key_hash(&self, key: &[u8]) -> u64 {
         self.cluster.placement().key_hash(key)
@@ -364,16 +310,59 @@ impl<P: Kind> Router for Placed<P> {
     }
 
     fn exact_shares(&self) -> Option<Vec<(u32, f64)>> {
-        let shares = P::exact(&self.cluster)?;
+        let shares = self.exact()?;
         Some(shares.into_iter().map(|(i, s)| (self.id(i), s)).collect())
     }
 
     fn describe(&self) -> String {
-        P::describe(&self.cluster)
+        let c = &self.cluster;
+        match c.placement() {
+            AnyPlacement::Ring(ring) => format!(
+                "ring, {} vnodes per unit weight, {} points",
+                ring.vnodes(),
+                count(ring.len() as u64)
+            ),
+            AnyPlacement::Jump(jump) => format!(
+                "jump with memento removals, {} buckets, unweighted",
+                jump.buckets()
+            ),
+            AnyPlacement::JumpBack(jump) => format!(
+                "jumpback with memento removals, {} buckets, unweighted",
+                jump.buckets()
+            ),
+            AnyPlacement::Rendezvous(_) => format!(
+                "weighted rendezvous (log method), {} scored per key",
+                crate::text::nodes(c.len())
+            ),
+            AnyPlacement::Maglev(maglev) => format!(
+                "maglev, table of {} slots",
+                count(u64::from(maglev.table_size()))
+            ),
+            AnyPlacement::Compat(compat) => format!(
+                "{} compatibility mode, {} lookup entries",
+                compat.mode().name(),
+                count(compat.shares().iter().map(|s| s.1 as u64).sum())
+            ),
+            // A placement newer than this text: it routes all the same.
+            _ => format!("a ringroute placement of {}", crate::text::nodes(c.len())),
+        }
     }
 
     fn ties(&self) -> Option<Ties> {
-        P::ties(&self.cluster)
+        let ring = self.cluster.placement().as_ring()?;
+        let mut tied = 0;
+        let mut previous = None;
+        // Points come sorted, so equal points are adjacent.
+        for (point, _) in ring.points() {
+            if previous == Some(point) {
+                tied += 1;
+            }
+            previous = Some(point);
+        }
+        Some(Ties {
+            tied,
+            points: ring.len() as u64,
+        })
     }
 
     fn without(&self, id: u32) -> Result<Box<dyn Router>, CliError> {
@@ -394,6 +383,20 @@ impl<P: Kind> Router for Placed<P> {
         let name = self.name_of(id)?.to_vec();
         let state = if up { NodeState::Up } else { NodeState::Down };
         self.cluster.set_state(&name, state).map_err(usage)?;
+        Ok(())
+    }
+
+    fn route_batch(&self, hashes: &[u64], out: &mut [u32]) -> Result<(), CliError> {
+        // The library's batch lookup: one dispatch over the placement per
+        // batch, and the batch's cache misses overlapped.
+        let mut found = [None; BATCH];
+        for (hashes, out) in hashes.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
+            let found = &mut found[..hashes.len()];
+            self.cluster.route_many_hashes(hashes, found);
+            for (slot, node) in out.iter_mut().zip(found.iter()) {
+                *slot = self.id(node.ok_or_else(no_member)?);
+            }
+        }
         Ok(())
     }
 }

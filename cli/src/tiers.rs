@@ -13,11 +13,11 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use ringroute::NodeIndex;
 use ringroute::hash::key_hash;
-use ringroute::router::{Algorithm, Router as Tiered, Snapshot, TierPolicy};
+use ringroute::router::{Router as Tiered, Snapshot, TierPolicy};
 
 use crate::cluster::{ClusterSpec, Member};
 use crate::error::CliError;
-use crate::router::{Algo, Config, Router, Ties};
+use crate::router::{Config, Router, Ties};
 use crate::text::{count, pct, weight};
 
 /// How traffic spills from a tier to the next.
@@ -92,19 +92,6 @@ pub struct TieredRouter {
     snapshot: Arc<Snapshot<u32>>,
 }
 
-fn algorithm(config: Config) -> Algorithm {
-    match config.algo {
-        Algo::Ring => Algorithm::Ring {
-            vnodes: config.vnodes,
-        },
-        Algo::Jump => Algorithm::Jump,
-        Algo::Rendezvous => Algorithm::Rendezvous,
-        Algo::Maglev => Algorithm::Maglev {
-            table_size: config.table_size,
-        },
-    }
-}
-
 impl TieredRouter {
     /// `members`: `(name, weight, tier, id)`.
     fn new(
@@ -113,7 +100,7 @@ impl TieredRouter {
         members: Vec<(String, f64, u32, u32)>,
     ) -> Result<Self, CliError> {
         let builder = Tiered::builder()
-            .algorithm(algorithm(config))
+            .algorithm(config.algorithm())
             .tier_policy(policy)
             .no_outlier_detection();
         let router = members

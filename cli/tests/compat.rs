@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use ringroute::compat::{Libmemcached, Mode, Twemproxy};
+use ringroute::place::compat::{Libmemcached, Mode, Twemproxy};
 use ringroute::router::{Algorithm, Router};
 
 fn ringroute(args: &[&str]) -> Output {
@@ -53,7 +53,7 @@ fn route_compat_matches_the_library() {
         (
             vec!["twemproxy", "--hash", "md5", "--hash-tag", "{}"],
             Mode::Twemproxy(Twemproxy {
-                hash: ringroute::compat::HashKind::Md5,
+                hash: ringroute::place::compat::HashKind::Md5,
                 hash_tag: Some(*b"{}"),
             }),
         ),

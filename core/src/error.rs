@@ -23,7 +23,7 @@ pub enum Error {
     InvalidWeight(f64),
     /// Virtual nodes per unit of weight must be in `1..=MAX_VNODES`.
     ///
-    /// [`MAX_VNODES`]: crate::ring::MAX_VNODES
+    /// [`MAX_VNODES`]: crate::place::ring::MAX_VNODES
     InvalidVnodes(u64),
     /// The change would need more points than the ring allows.
     TooManyPoints {
@@ -56,7 +56,7 @@ impl fmt::Display for Error {
             Error::InvalidVnodes(v) => write!(
                 f,
                 "invalid vnodes per unit weight {v}: must be in 1..={}",
-                crate::ring::MAX_VNODES
+                crate::limits::MAX_VNODES
             ),
             Error::TooManyPoints { requested, max } => {
                 write!(

@@ -16,7 +16,6 @@
 //! [`route_many`]: crate::Cluster::route_many
 
 use crate::node::NodeIndex;
-use crate::placement::{Liveness, Placement};
 
 /// Keys whose lookups are interleaved.
 pub const BATCH: usize = 16;
@@ -31,32 +30,6 @@ pub enum GroupBy {
     /// The key's primary whatever its health (for callers that handle
     /// failures themselves).
     Primary,
-}
-
-/// Routes `keys` into `out` (`out[i]` for `keys[i]`), [`BATCH`] at a time.
-///
-/// Panics if `out` is shorter than `keys`.
-pub(crate) fn route_keys<P, L, K>(
-    placement: &P,
-    live: &L,
-    keys: &[K],
-    out: &mut [Option<NodeIndex>],
-) where
-    P: Placement,
-    L: Liveness + ?Sized,
-    K: AsRef<[u8]>,
-{
-    assert!(
-        out.len() >= keys.len(),
-        "route_many: `out` is shorter than `keys`"
-    );
-    let mut hashes = [0u64; BATCH];
-    for (keys, out) in keys.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
-        for (h, k) in hashes.iter_mut().zip(keys) {
-            *h = placement.key_hash(k.as_ref());
-        }
-        placement.route_hashes(&hashes[..keys.len()], live, out);
-    }
 }
 
 /// Keys split by node: see the [module docs](self).

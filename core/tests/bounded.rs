@@ -1,7 +1,7 @@
 //! Consistent hashing with bounded loads on the native ring.
 
 use proptest::prelude::*;
-use ringroute::ring::{LoadBound, LoadCounts, Loads};
+use ringroute::place::ring::{LoadBound, LoadCounts, Loads};
 use ringroute::{NodeIndex, Ring};
 
 fn ring(weights: &[f64]) -> Ring {

@@ -3,7 +3,7 @@
 //! on), failover order, and bad settings refused.
 
 use ringroute::Error;
-use ringroute::compat::{HashKind, Libmemcached, Mode, Twemproxy, Uhashring};
+use ringroute::place::compat::{HashKind, Libmemcached, Mode, Twemproxy, Uhashring};
 use ringroute::router::{Algorithm, NodeHealth, Router};
 
 fn router(mode: &Mode, nodes: &[(&str, f64)]) -> Router {

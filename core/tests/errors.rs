@@ -1,6 +1,6 @@
 //! Bad input gets a clear error and loses nothing.
 
-use ringroute::ring::{MAX_POINTS, MAX_VNODES};
+use ringroute::place::ring::{MAX_POINTS, MAX_VNODES};
 use ringroute::{Error, NodeState, Ring};
 
 /// Everything observable about a ring, to compare before and after a refused call.

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use ringroute::hash::key_hash;
-use ringroute::jump::{Jump, JumpIndex, checked_jump_hash, jump_hash};
-use ringroute::placement::AllUp;
+use ringroute::place::AllUp;
+use ringroute::place::jump::{Jump, JumpIndex, checked_jump_hash, jump_hash};
 use ringroute::{Cluster, Error, NodeIndex, NodeState, NodeTable, Placement};
 
 /// The published loop, transcribed literally: the oracle for `jump_hash`.

@@ -6,7 +6,7 @@
 //! threads do not count.
 
 use ringroute::NodeIndex;
-use ringroute::jump::{Jump, jump_hash};
+use ringroute::place::jump::{Jump, jump_hash};
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use rand_core::{Error as RandError, RngCore, impls};
 use ringroute::NodeIndex;
 use ringroute::hash::key_hash;
-use ringroute::jumpback::{JumpBack, jumpback_hash};
+use ringroute::place::jumpback::{JumpBack, jumpback_hash};
 use ringroute::router::{Algorithm, Router};
 
 /// The documented random source: SplitMix64 with its state seeded by the
@@ -151,7 +151,7 @@ fn weights_are_refused_and_the_router_places_like_the_cluster() {
     }
     // A JumpBack placement is not jump's.
     let differ = (0..2000u64)
-        .filter(|&h| jumpback_hash(h, 50) != ringroute::jump::jump_hash(h, 50))
+        .filter(|&h| jumpback_hash(h, 50) != ringroute::place::jump::jump_hash(h, 50))
         .count();
     assert!(differ > 1000);
 }

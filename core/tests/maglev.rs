@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use ringroute::hash::key_hash;
-use ringroute::maglev::{
+use ringroute::place::maglev::{
     DEFAULT_TABLE_SIZE, FillEntry, MAX_TABLE_SIZE, Maglev, MaglevTable, fill, is_prime,
 };
 use ringroute::{Error, NodeIndex, NodeState};

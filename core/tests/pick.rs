@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use ringroute::pick::{
     LeastConn, NoLoads, NodeLoads, PeakEwma, Picker, RoundRobin, SmoothWeighted, WeightedRandom,
 };
-use ringroute::placement::AllUp;
+use ringroute::place::AllUp;
 use ringroute::{NodeIndex, NodeState, NodeTable};
 
 fn table(weights: &[f64]) -> NodeTable {

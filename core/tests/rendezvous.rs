@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use ringroute::hash::key_hash;
-use ringroute::rendezvous::{NODE_SEED, Rendezvous, mix, node_seed, score};
+use ringroute::place::rendezvous::{NODE_SEED, Rendezvous, mix, node_seed, score};
 use ringroute::{Error, NodeIndex, NodeState};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 

@@ -220,12 +220,13 @@ fn jump_routers_keep_the_memento_removal_order() {
         })
         .build()
         .unwrap();
-    let mut cluster =
-        ringroute::jump::Jump::<()>::with_placement(ringroute::jump::JumpIndex::new());
+    let mut cluster = ringroute::place::jump::Jump::<()>::with_placement(
+        ringroute::place::jump::JumpIndex::new(),
+    );
     for n in &names {
         cluster.add(n, 1.0).unwrap();
     }
-    let same = |router: &Router, cluster: &ringroute::jump::Jump| {
+    let same = |router: &Router, cluster: &ringroute::place::jump::Jump| {
         let snap = router.snapshot();
         (0..3000).all(|k| {
             let key = format!("k{k}");

@@ -5,8 +5,8 @@
 //! The counter is per thread, so allocations by the test harness on other
 //! threads do not count.
 
-use ringroute::maglev::{Maglev, MaglevTable};
-use ringroute::rendezvous::Rendezvous;
+use ringroute::place::maglev::{Maglev, MaglevTable};
+use ringroute::place::rendezvous::Rendezvous;
 use ringroute::{NodeIndex, NodeState};
 
 #[path = "support/counting_alloc.rs"]

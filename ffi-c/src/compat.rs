@@ -4,7 +4,7 @@
 //! by the caller) is left as it is, so programs built against
 //! `libringroute.so.0` keep working; new settings become new setters.
 
-use ringroute::compat::{HashKind, Mode};
+use ringroute::place::compat::{HashKind, Mode};
 use ringroute::router::Algorithm;
 
 use crate::args::{Out, handle, text};
@@ -199,11 +199,11 @@ pub unsafe extern "C" fn ringroute_compat_set_ketama(
         adjust(compat, |mode| match mode {
             Mode::Libmemcached(l) => {
                 let base = if weighted != 0 {
-                    ringroute::compat::Libmemcached::weighted()
+                    ringroute::place::compat::Libmemcached::weighted()
                 } else {
-                    ringroute::compat::Libmemcached::unweighted()
+                    ringroute::place::compat::Libmemcached::unweighted()
                 };
-                *l = ringroute::compat::Libmemcached {
+                *l = ringroute::place::compat::Libmemcached {
                     spy: spy != 0,
                     ..base
                 };
@@ -235,11 +235,11 @@ pub unsafe extern "C" fn ringroute_compat_set_uhashring(
         adjust(compat, |mode| match mode {
             Mode::Uhashring(u) => {
                 let base = if ketama != 0 {
-                    ringroute::compat::Uhashring::ketama()
+                    ringroute::place::compat::Uhashring::ketama()
                 } else {
-                    ringroute::compat::Uhashring::md5()
+                    ringroute::place::compat::Uhashring::md5()
                 };
-                *u = ringroute::compat::Uhashring {
+                *u = ringroute::place::compat::Uhashring {
                     vnodes: if vnodes == 0 { base.vnodes } else { vnodes },
                     replicas: if replicas == 0 {
                         base.replicas

@@ -149,8 +149,8 @@ impl Default for ringroute_config {
         let phi = PhiConfig::default();
         ringroute_config {
             algorithm: RINGROUTE_ALGORITHM_RING,
-            vnodes: ringroute::ring::DEFAULT_VNODES,
-            maglev_table_size: ringroute::maglev::DEFAULT_TABLE_SIZE,
+            vnodes: ringroute::place::ring::DEFAULT_VNODES,
+            maglev_table_size: ringroute::place::maglev::DEFAULT_TABLE_SIZE,
             picker: RINGROUTE_PICKER_LEAST_CONNECTIONS,
             picker_decay_ms: millis(ringroute::pick::DEFAULT_DECAY),
             outlier_detection: 1,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use ringroute::names::{strip_bom, text_name_problem};
 use ringroute::node::validate_weight;
-use ringroute::ring::{MAX_POINTS, MAX_VNODES, points_for};
+use ringroute::place::ring::{MAX_POINTS, MAX_VNODES, points_for};
 
 use crate::config::{RINGROUTE_ALGORITHM_RING, ringroute_config};
 use crate::status::{Failure, Result, ringroute_status};

@@ -39,7 +39,7 @@
 use std::fmt;
 
 use ringroute::hash::key_hash;
-use ringroute::ring::{MAX_POINTS, MAX_VNODES};
+use ringroute::place::ring::{MAX_POINTS, MAX_VNODES};
 use ringroute::{Error, NodeIndex, NodeState, Ring};
 
 /// Most ops decoded from one input.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyInt;
-use ringroute::compat::{Libmemcached, Mode, Uhashring};
+use ringroute::place::compat::{Libmemcached, Mode, Uhashring};
 use ringroute::router::{Algorithm, PickerKind};
 
 use crate::keys::type_name;
@@ -121,13 +121,13 @@ pub fn parse(
     }
     let algorithm = match algorithm {
         "ring" => Algorithm::Ring {
-            vnodes: vnodes.unwrap_or(ringroute::ring::DEFAULT_VNODES),
+            vnodes: vnodes.unwrap_or(ringroute::place::ring::DEFAULT_VNODES),
         },
         "jump" => Algorithm::Jump,
         "jumpback" => Algorithm::JumpBack,
         "rendezvous" => Algorithm::Rendezvous,
         "maglev" => Algorithm::Maglev {
-            table_size: table_size.unwrap_or(ringroute::maglev::DEFAULT_TABLE_SIZE),
+            table_size: table_size.unwrap_or(ringroute::place::maglev::DEFAULT_TABLE_SIZE),
         },
         other => match compat_mode(other) {
             Some(mode) => Algorithm::Compat(mode),

@@ -17,7 +17,7 @@
 //!   their duplicates in the sorted list, and the map holds the last node.
 //!
 //! The same rings, built whole from a node list, are the core's
-//! `ringroute::compat::Mode::Uhashring` (Python `algorithm="uhashring"`);
+//! `ringroute::place::compat::Mode::Uhashring` (Python `algorithm="uhashring"`);
 //! this type keeps uhashring's incremental, dict-shaped surface.
 //!
 //! Keys hash as `md5(str(key).encode())` (the first word for ketama). A
@@ -30,7 +30,7 @@ use parking_lot::RwLock;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
-use ringroute::compat::hashes;
+use ringroute::place::compat::hashes;
 
 use crate::keys::str_bytes;
 

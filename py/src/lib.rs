@@ -87,8 +87,8 @@ fn _ringroute(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("SPEC_VERSION", ringroute::hash::SPEC_VERSION)?;
-    m.add("DEFAULT_VNODES", ringroute::ring::DEFAULT_VNODES)?;
-    m.add("MAX_VNODES", ringroute::ring::MAX_VNODES)?;
+    m.add("DEFAULT_VNODES", ringroute::place::ring::DEFAULT_VNODES)?;
+    m.add("MAX_VNODES", ringroute::place::ring::MAX_VNODES)?;
     m.add("ALGORITHMS", algorithm::ALGORITHMS.to_vec())?;
     m.add("COMPAT_MODES", algorithm::COMPAT_MODES.to_vec())?;
     m.add("PICKERS", algorithm::PICKERS.to_vec())?;

@@ -160,11 +160,11 @@ pub fn check_ring_points(
     algorithm: &ringroute::router::Algorithm,
     specs: &[NodeSpec],
 ) -> PyResult<()> {
-    use ringroute::ring::{MAX_POINTS, points_for};
+    use ringroute::place::ring::{MAX_POINTS, points_for};
     let ringroute::router::Algorithm::Ring { vnodes } = *algorithm else {
         return Ok(());
     };
-    if !(1..=ringroute::ring::MAX_VNODES).contains(&vnodes) {
+    if !(1..=ringroute::place::ring::MAX_VNODES).contains(&vnodes) {
         return Ok(()); // the core's InvalidVnodes says it better
     }
     let mut total: u64 = 0;
@@ -190,6 +190,6 @@ fn too_many(spec: &NodeSpec, vnodes: u32) -> PyErr {
          its maximum of {} points",
         ringroute::names::escaped(&spec.bytes),
         spec.weight,
-        ringroute::ring::MAX_POINTS
+        ringroute::place::ring::MAX_POINTS
     ))
 }

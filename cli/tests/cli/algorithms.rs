@@ -6,9 +6,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use ringroute::jump::JumpIndex;
-use ringroute::maglev::MaglevTable;
-use ringroute::rendezvous::RendezvousIndex;
+use ringroute::place::jump::JumpIndex;
+use ringroute::place::maglev::MaglevTable;
+use ringroute::place::rendezvous::RendezvousIndex;
 use ringroute::{Cluster, NodeState, Placement, RingIndex};
 
 use super::{NODE_ARGS, NODES, assert_error, ringroute, stderr, stdout};

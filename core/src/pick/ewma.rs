@@ -79,7 +79,7 @@ use std::time::Duration;
 use super::p2c::TwoChoices;
 use super::{Loads, Picker, Rng};
 use crate::node::{NodeIndex, NodeTable};
-use crate::placement::Liveness;
+use crate::place::Liveness;
 
 /// The load of a node with requests in flight but no latency observed yet:
 /// Finagle's `Long.MaxValue >> 16` nanoseconds.

@@ -53,7 +53,7 @@ use std::time::Duration;
 use super::p2c::TwoChoices;
 use super::{Loads, Picker, Rng};
 use crate::node::{NodeIndex, NodeTable};
-use crate::placement::Liveness;
+use crate::place::Liveness;
 
 /// Power-of-two-choices least connections, weighted.
 pub struct LeastConn {

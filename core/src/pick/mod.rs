@@ -74,7 +74,7 @@
 use std::time::Duration;
 
 use crate::node::NodeIndex;
-use crate::placement::Liveness;
+use crate::place::Liveness;
 
 pub mod ewma;
 pub mod least_conn;

@@ -10,7 +10,7 @@ use super::REJECTION_TRIES;
 use super::rng::{Rng, column_and_fraction};
 use super::weighted::AliasTable;
 use crate::node::{NodeIndex, NodeTable};
-use crate::placement::Liveness;
+use crate::place::Liveness;
 
 /// The candidates of one pick.
 #[derive(Copy, Clone, Debug, PartialEq)]

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use super::{Loads, Picker};
 use crate::node::{NodeIndex, NodeTable};
-use crate::placement::Liveness;
+use crate::place::Liveness;
 
 /// The ticket counter, alone on its cache line so that its writes do not
 /// evict the node list.

@@ -40,7 +40,7 @@ use parking_lot::Mutex;
 
 use super::{Loads, Picker};
 use crate::node::{NodeIndex, NodeTable};
-use crate::placement::Liveness;
+use crate::place::Liveness;
 
 /// Largest total weight kept unscaled: far from overflow even after `n`
 /// more additions of the largest weight.

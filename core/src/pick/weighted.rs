@@ -34,7 +34,7 @@ use std::time::Duration;
 use super::rng::{Rng, column_and_fraction};
 use super::{Loads, Picker, REJECTION_TRIES};
 use crate::node::{NodeIndex, NodeTable};
-use crate::placement::Liveness;
+use crate::place::Liveness;
 
 /// 2⁶⁴ as an `f64`, for fixed-point thresholds.
 const TWO_64: f64 = 18_446_744_073_709_551_616.0;

@@ -2,15 +2,15 @@
 //! [`AnyPlacement`] dispatches to it with a `match` (no virtual calls on the
 //! lookup path).
 
-use crate::compat::{Compat, Mode};
 use crate::error::Result;
-use crate::jump::JumpIndex;
-use crate::jumpback::JumpBackIndex;
-use crate::maglev::MaglevTable;
 use crate::node::{NodeIndex, NodeTable};
-use crate::placement::{Liveness, Placement};
-use crate::rendezvous::RendezvousIndex;
-use crate::ring::{DEFAULT_VNODES, RingIndex};
+use crate::place::compat::{Compat, Mode};
+use crate::place::jump::JumpIndex;
+use crate::place::jumpback::JumpBackIndex;
+use crate::place::maglev::MaglevTable;
+use crate::place::rendezvous::RendezvousIndex;
+use crate::place::ring::{DEFAULT_VNODES, RingIndex};
+use crate::place::{Liveness, Placement};
 
 /// Which sticky algorithm a router places keys with, and its parameters.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,7 +36,7 @@ pub enum Algorithm {
         table_size: u32,
     },
     /// A compatibility mode: route as libmemcached, twemproxy, Envoy, ...
-    /// do (see [`compat`](crate::compat)).
+    /// do (see [`compat`](crate::place::compat)).
     Compat(Mode),
 }
 

@@ -11,7 +11,7 @@ use super::algorithm::AnyPlacement;
 use super::control::Control;
 use crate::error::Result;
 use crate::node::{NodeIndex, NodeState, NodeTable};
-use crate::placement::Placement;
+use crate::place::Placement;
 
 /// One membership change, for [`Router::apply`](super::Router::apply).
 ///
@@ -299,8 +299,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::Change;
-    use crate::placement::Placement;
-    use crate::ring::RingIndex;
+    use crate::place::Placement;
+    use crate::place::ring::RingIndex;
     use crate::router::Router;
 
     fn ring_points(router: &Router) -> Vec<(u64, u32)> {

@@ -22,12 +22,13 @@ use std::time::Duration;
 use super::algorithm::AnyPlacement;
 use super::lease::NodeStats;
 use super::picker::PickerKind;
-use super::snapshot::{HealthView, Members, NodeHealth, Snapshot};
+use super::snapshot::{Members, Snapshot};
 use super::tiers::TierCache;
-use crate::cluster::Cluster;
+use super::view::{HealthView, NodeHealth};
 use crate::error::{Error, Result};
 use crate::health::{OutlierDetector, PhiDetector};
 use crate::node::{NodeIndex, NodeState, NodeTable};
+use crate::place::Cluster;
 
 pub(crate) struct Control<T> {
     /// The members, every one of them `Up` in the table: manual state lives

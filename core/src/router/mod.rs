@@ -49,6 +49,7 @@ mod picker;
 mod reader;
 mod snapshot;
 mod tiers;
+mod view;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,18 +63,20 @@ pub use batch::Change;
 pub use lease::{Lease, NodeStats, Outcome, Ticket};
 pub use picker::PickerKind;
 pub use reader::RouterReader;
-pub use snapshot::{Failover, NodeHealth, Snapshot};
+pub use snapshot::{Failover, Snapshot};
 pub use tiers::{TierPolicy, TierShare};
+pub use view::NodeHealth;
 
-use crate::cluster::Cluster;
 use crate::error::Result;
 use crate::health::{
     Clock, MonotonicClock, OutlierConfig, OutlierDetector, PhiConfig, PhiDetector,
 };
 use crate::node::{NodeIndex, NodeState};
-use crate::ring::{LoadBound, Loads, Replicas};
+use crate::place::Cluster;
+use crate::place::Replicas;
+use crate::place::ring::{LoadBound, Loads};
 use control::Control;
-use picker::SnapshotLoads;
+use snapshot::SnapshotLoads;
 
 /// A routing table shared by many threads; see the [module docs](self).
 ///

@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use super::snapshot::Snapshot;
 use crate::error::{Error, Result};
 use crate::node::{NodeIndex, NodeTable};
 use crate::pick::{
     self, DEFAULT_DECAY, LeastConn, PeakEwma, Picker, RoundRobin, SmoothWeighted, WeightedRandom,
 };
-use crate::placement::Liveness;
+use crate::place::Liveness;
 
 /// Which picker [`Router::pick`](super::Router::pick) uses for requests
 /// without a key.
@@ -89,32 +88,5 @@ impl AnyPicker {
             AnyPicker::RoundRobin(p) => p.pick(live, loads, now),
             AnyPicker::Smooth(p) => p.pick(live, loads, now),
         }
-    }
-}
-
-/// The per-node signals of a snapshot, as the pickers read them.
-pub(crate) struct SnapshotLoads<'a, T> {
-    pub snapshot: &'a Snapshot<T>,
-    pub decay: Duration,
-}
-
-impl<T> pick::Loads for SnapshotLoads<'_, T> {
-    #[inline]
-    fn in_flight(&self, node: NodeIndex) -> u32 {
-        self.snapshot.stats(node).map_or(0, |s| s.in_flight())
-    }
-
-    #[inline]
-    fn cost(&self, node: NodeIndex, now: Duration) -> f64 {
-        self.snapshot
-            .stats(node)
-            .map_or(0.0, |s| s.latency().cost(now, self.decay))
-    }
-
-    #[inline]
-    fn log_cost(&self, node: NodeIndex, _now: Duration) -> f64 {
-        self.snapshot
-            .stats(node)
-            .map_or(f64::NEG_INFINITY, |s| s.latency().log_cost())
     }
 }

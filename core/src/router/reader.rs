@@ -8,7 +8,7 @@ use arc_swap::{ArcSwap, Cache};
 
 use super::{Router, Snapshot};
 use crate::node::NodeIndex;
-use crate::ring::Replicas;
+use crate::place::Replicas;
 
 /// The router's current-snapshot slot, owned through a router handle so the
 /// reader needs no lifetime.

@@ -2,28 +2,19 @@
 //! published together in one atomic swap.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::algorithm::AnyPlacement;
 use super::lease::NodeStats;
 use super::picker::AnyPicker;
 use super::tiers::{TierShare, TierView, Tiers};
+use super::view::{HealthView, NodeHealth};
 use crate::hash::key_hash;
 use crate::node::{Node, NodeIndex, NodeTable};
-use crate::placement::{Liveness, Placement};
-use crate::ring::{ReplicaIter, Replicas};
-
-/// Why a node does or does not take traffic.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum NodeHealth {
-    /// Takes traffic.
-    Up,
-    /// Marked down by hand (or by the membership source).
-    Down,
-    /// Ejected by passive outlier detection until its ejection time is up.
-    Ejected,
-    /// Its heartbeats stopped: the phi-accrual detector suspects it.
-    Unreachable,
-}
+use crate::pick;
+use crate::place::Replicas;
+use crate::place::ring::ReplicaIter;
+use crate::place::{Liveness, Placement};
 
 /// The membership part of a snapshot: rebuilt only when nodes join, leave,
 /// change weight or are marked up/down by hand. Health-only changes reuse it.
@@ -35,55 +26,6 @@ pub(crate) struct Members<T> {
     pub stats: Vec<Option<Arc<NodeStats>>>,
     /// Per-tier placements, when the nodes span two tiers or more.
     pub tiers: Option<Arc<Tiers>>,
-}
-
-/// Per-node health as lookups see it.
-#[derive(Clone, Debug)]
-pub(crate) struct HealthView {
-    states: Vec<NodeHealth>,
-    up: usize,
-    members: usize,
-    /// Total weight of the up nodes, for bounded-load capacities.
-    pub up_weight: f64,
-}
-
-impl HealthView {
-    pub fn new<T>(states: Vec<NodeHealth>, table: &NodeTable<T>) -> Self {
-        let is_up = |i: &NodeIndex| states.get(i.as_usize()) == Some(&NodeHealth::Up);
-        let up = table.iter().filter(|(i, _)| is_up(i)).count();
-        let up_weight = table
-            .iter()
-            .filter(|(i, _)| is_up(i))
-            .map(|(_, n)| n.weight())
-            .sum();
-        HealthView {
-            states,
-            up,
-            members: table.len(),
-            up_weight,
-        }
-    }
-
-    pub fn get(&self, node: NodeIndex) -> Option<NodeHealth> {
-        self.states.get(node.as_usize()).copied()
-    }
-}
-
-impl Liveness for HealthView {
-    #[inline]
-    fn is_up(&self, node: NodeIndex) -> bool {
-        self.states.get(node.as_usize()) == Some(&NodeHealth::Up)
-    }
-
-    #[inline]
-    fn up_count(&self) -> usize {
-        self.up
-    }
-
-    #[inline]
-    fn all_up(&self) -> bool {
-        self.up == self.members
-    }
 }
 
 /// One published state of a [`Router`](super::Router): nodes, placement and
@@ -135,7 +77,7 @@ impl<T> Snapshot<T> {
 
     /// Number of nodes taking traffic.
     pub fn up_count(&self) -> usize {
-        self.health.up
+        self.health.up_count()
     }
 
     /// The counters of the node at `index`.
@@ -199,7 +141,7 @@ impl<T> Snapshot<T> {
             }
             return;
         }
-        crate::many::route_keys(&*self.members.placement, &self.health, keys, out)
+        crate::place::route_keys(&*self.members.placement, &self.health, keys, out)
     }
 
     /// The placement a key's primary comes from: the router's, or for a
@@ -216,7 +158,7 @@ impl<T> Snapshot<T> {
     /// tiered router, its node in the top tier); `None` only when there is
     /// no member.
     pub fn primary<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<NodeIndex> {
-        let all = crate::placement::AllUp(self.members.table.capacity());
+        let all = crate::place::AllUp(self.members.table.capacity());
         if self.members.table.is_empty() {
             return None;
         }
@@ -236,8 +178,8 @@ impl<T> Snapshot<T> {
         out.fill(keys, slots, |keys, owners| match by {
             crate::many::GroupBy::Failover => self.route_many(keys, owners),
             crate::many::GroupBy::Primary => {
-                let all = crate::placement::AllUp(slots);
-                crate::many::route_keys(self.primary_placement(), &all, keys, owners)
+                let all = crate::place::AllUp(slots);
+                crate::place::route_keys(self.primary_placement(), &all, keys, owners)
             }
         })
     }
@@ -245,7 +187,7 @@ impl<T> Snapshot<T> {
     /// Up to `n` distinct up nodes for `key`, primary first.
     pub fn route_n<K: AsRef<[u8]> + ?Sized>(&self, key: &K, n: usize) -> Replicas {
         let hash = self.key_hash(key);
-        Replicas::fill(n.min(self.health.up), |out| {
+        Replicas::fill(n.min(self.health.up_count()), |out| {
             self.route_n_hash_into(hash, out)
         })
     }
@@ -266,7 +208,7 @@ impl<T> Snapshot<T> {
                 Walk::Ring(ReplicaIter::new(ring, &self.health, hash))
             }
             _ => Walk::Fixed(
-                Replicas::fill(self.health.up.min(FIXED_FAILOVER), |out| {
+                Replicas::fill(self.health.up_count().min(FIXED_FAILOVER), |out| {
                     self.route_n_hash_into(hash, out)
                 }),
                 0,
@@ -321,7 +263,7 @@ impl<T> Snapshot<T> {
         vec![TierShare {
             tier: first.tier(),
             share: 1.0,
-            up: self.health.up,
+            up: self.health.up_count(),
             nodes: table.len(),
             up_weight: self.health.up_weight,
             weight: table.iter().map(|(_, n)| n.weight()).sum(),
@@ -352,5 +294,32 @@ impl Iterator for Failover<'_> {
                 node
             }
         }
+    }
+}
+
+/// The per-node signals of a snapshot, as the pickers read them.
+pub(crate) struct SnapshotLoads<'a, T> {
+    pub snapshot: &'a Snapshot<T>,
+    pub decay: Duration,
+}
+
+impl<T> pick::Loads for SnapshotLoads<'_, T> {
+    #[inline]
+    fn in_flight(&self, node: NodeIndex) -> u32 {
+        self.snapshot.stats(node).map_or(0, |s| s.in_flight())
+    }
+
+    #[inline]
+    fn cost(&self, node: NodeIndex, now: Duration) -> f64 {
+        self.snapshot
+            .stats(node)
+            .map_or(0.0, |s| s.latency().cost(now, self.decay))
+    }
+
+    #[inline]
+    fn log_cost(&self, node: NodeIndex, _now: Duration) -> f64 {
+        self.snapshot
+            .stats(node)
+            .map_or(f64::NEG_INFINITY, |s| s.latency().log_cost())
     }
 }

@@ -20,11 +20,11 @@ use std::time::Duration;
 
 use super::algorithm::AnyPlacement;
 use super::picker::{AnyPicker, PickerKind};
-use super::snapshot::HealthView;
+use super::view::HealthView;
 use crate::error::{Error, Result};
 use crate::node::{NodeIndex, NodeTable};
 use crate::pick::{Loads, Rng};
-use crate::placement::{Liveness, Placement};
+use crate::place::{Liveness, Placement};
 
 /// How traffic spills from a tier to the next as the tier's nodes go down.
 /// Chosen when the router is built ([`RouterBuilder::tier_policy`](super::RouterBuilder::tier_policy)).
@@ -169,7 +169,7 @@ struct Level {
 /// fast path then needs no test for tiers.
 pub(crate) fn stand_in(tiers: &Option<Arc<Tiers>>, placement: &AnyPlacement) -> AnyPlacement {
     match tiers {
-        Some(_) => AnyPlacement::Jump(crate::jump::JumpIndex::new()),
+        Some(_) => AnyPlacement::Jump(crate::place::jump::JumpIndex::new()),
         None => placement.clone(),
     }
 }

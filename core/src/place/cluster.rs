@@ -4,8 +4,8 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 use crate::node::{Node, NodeIndex, NodeState, NodeTable};
-use crate::placement::Placement;
-use crate::ring::Replicas;
+use crate::place::Placement;
+use crate::place::Replicas;
 
 /// Weighted nodes placed by the algorithm `P`, each carrying a payload `T`.
 ///
@@ -172,7 +172,7 @@ impl<P: Placement, T> Cluster<P, T> {
     /// independent keys overlapped (see [`many`](crate::many)). Never
     /// allocates. Panics if `out` is shorter than `keys`.
     pub fn route_many<K: AsRef<[u8]>>(&self, keys: &[K], out: &mut [Option<NodeIndex>]) {
-        crate::many::route_keys(&self.placement, &self.nodes, keys, out)
+        crate::place::route_keys(&self.placement, &self.nodes, keys, out)
     }
 
     /// [`route_many`](Cluster::route_many) for key hashes computed elsewhere.
@@ -197,11 +197,11 @@ impl<P: Placement, T> Cluster<P, T> {
         let slots = self.nodes.capacity();
         out.fill(keys, slots, |keys, owners| match by {
             crate::many::GroupBy::Failover => {
-                crate::many::route_keys(&self.placement, &self.nodes, keys, owners)
+                crate::place::route_keys(&self.placement, &self.nodes, keys, owners)
             }
             crate::many::GroupBy::Primary => {
-                let all = crate::placement::AllUp(slots);
-                crate::many::route_keys(&self.placement, &all, keys, owners)
+                let all = crate::place::AllUp(slots);
+                crate::place::route_keys(&self.placement, &all, keys, owners)
             }
         })
     }

@@ -1,15 +1,41 @@
-//! The trait every sticky algorithm implements, and the view of node health
-//! that lookups consult.
+//! Sticky placement: which node owns a key, by algorithms that keep keys
+//! where they are as nodes join, leave, change weight or go down.
 //!
-//! A [`Placement`] is the lookup structure alone (ring points, a Maglev
-//! table, jump buckets, ...). It is built from a [`NodeTable`] and answers
-//! with [`NodeIndex`]es; which nodes are up is asked of a [`Liveness`] at
-//! lookup time, so a health change never rebuilds anything. The same
-//! placement therefore serves a single-threaded [`Cluster`](crate::Cluster)
-//! (liveness from its own table) and a concurrent router (liveness from
-//! atomics shared between snapshots).
+//! Every algorithm here implements [`Placement`]: the lookup structure alone
+//! (ring points, a Maglev table, jump buckets, ...), built from a
+//! [`NodeTable`] and answering with [`NodeIndex`]es. Which nodes are up is
+//! asked of a [`Liveness`] at lookup time, so a health change never rebuilds
+//! anything, and the same placement serves a single-threaded [`Cluster`]
+//! (liveness from its own table) and the concurrent
+//! [`Router`](crate::router::Router) (liveness from the snapshot's health).
+//!
+//! | module | placement |
+//! | --- | --- |
+//! | [`ring`] | the native hash ring (spec v2): weighted virtual nodes, replica walks, bounded loads |
+//! | [`jump`] | jump consistent hash with MementoHash removals (unweighted) |
+//! | [`jumpback`] | JumpBackHash (Ertl 2024) with MementoHash removals (unweighted) |
+//! | [`rendezvous`] | weighted rendezvous hashing (highest random weight) |
+//! | [`maglev`] | Maglev's prime lookup table, weighted fill |
+//! | [`compat`] | placements bit-compatible with libmemcached, twemproxy, Envoy, gRPC, nginx, ... |
+//!
+//! Requests without a key are [`pick`](crate::pick)'s business, and
+//! [`router::Algorithm`](crate::router::Algorithm) chooses among these
+//! placements by configuration.
+
+mod cluster;
+pub mod compat;
+pub mod jump;
+pub mod jumpback;
+pub mod maglev;
+pub mod rendezvous;
+mod replicas;
+pub mod ring;
+
+pub use cluster::Cluster;
+pub use replicas::Replicas;
 
 use crate::error::Result;
+use crate::many::BATCH;
 use crate::node::{NodeIndex, NodeTable};
 
 /// Which nodes a lookup may return.
@@ -64,7 +90,7 @@ impl Liveness for AllUp {
 
 /// A sticky key → node structure over a [`NodeTable`].
 ///
-/// The owner ([`Cluster`](crate::Cluster) or a router) validates a change
+/// The owner ([`Cluster`] or a router) validates a change
 /// with the `check_*` methods *before* touching the table, then applies it
 /// to the table, then tells the placement; so the notifications cannot fail
 /// and a refused change leaves everything as it was.
@@ -73,7 +99,7 @@ pub trait Placement: Clone + Send + Sync {
     ///
     /// The native placements use [`key_hash`](crate::hash::key_hash)
     /// (xxh3), the default; a compatibility mode hashes keys as its peer does
-    /// (md5, crc32, one-at-a-time, ...). Owners ([`Cluster`](crate::Cluster),
+    /// (md5, crc32, one-at-a-time, ...). Owners ([`Cluster`],
     /// the router) call this once per lookup and hand the result to
     /// [`route`](Placement::route), so `route_hash` callers must hash the same
     /// way.
@@ -133,4 +159,31 @@ pub trait Placement: Clone + Send + Sync {
     /// Fills `out` with up to `out.len()` distinct up nodes for `hash`,
     /// primary first, and returns how many it wrote. Never allocates.
     fn route_n<L: Liveness + ?Sized>(&self, hash: u64, live: &L, out: &mut [NodeIndex]) -> usize;
+}
+
+/// Routes `keys` into `out` (`out[i]` for `keys[i]`), [`BATCH`] at a time:
+/// the batch lookups behind every `route_many`.
+///
+/// Panics if `out` is shorter than `keys`.
+pub(crate) fn route_keys<P, L, K>(
+    placement: &P,
+    live: &L,
+    keys: &[K],
+    out: &mut [Option<NodeIndex>],
+) where
+    P: Placement,
+    L: Liveness + ?Sized,
+    K: AsRef<[u8]>,
+{
+    assert!(
+        out.len() >= keys.len(),
+        "route_many: `out` is shorter than `keys`"
+    );
+    let mut hashes = [0u64; BATCH];
+    for (keys, out) in keys.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
+        for (h, k) in hashes.iter_mut().zip(keys) {
+            *h = placement.key_hash(k.as_ref());
+        }
+        placement.route_hashes(&hashes[..keys.len()], live, out);
+    }
 }

@@ -70,10 +70,10 @@ use std::fmt;
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::node::{NodeIndex, NodeTable, validate_weight};
-use crate::placement::{Liveness, Placement};
+use crate::place::Cluster;
+use crate::place::{Liveness, Placement};
 
 /// The table size when none is given: the prime the paper and Envoy use.
 pub const DEFAULT_TABLE_SIZE: u32 = 65_537;
@@ -185,7 +185,7 @@ impl FillEntry {
 /// [`Error::InvalidWeight`] for a weight that is not finite and positive.
 ///
 /// ```
-/// use ringroute::maglev::{FillEntry, fill};
+/// use ringroute::place::maglev::{FillEntry, fill};
 ///
 /// let entries = [
 ///     FillEntry { id: 7, offset: 3, skip: 4, weight: 1.0 },
@@ -495,6 +495,23 @@ impl MaglevTable {
         self.slots.capacity() * std::mem::size_of::<u32>()
     }
 
+    /// How many slots each node of `nodes` (the table this one was built
+    /// from) owns, by node index: its share of uniformly random keys is this
+    /// over `M` when every node is up.
+    pub fn entries_per_node<T>(&self, nodes: &NodeTable<T>) -> Vec<(NodeIndex, usize)> {
+        let mut counts = vec![0usize; nodes.capacity()];
+        for &owner in &self.slots {
+            // A slot of a node `nodes` lacks (another table) counts for none.
+            if let Some(count) = counts.get_mut(owner as usize) {
+                *count += 1;
+            }
+        }
+        nodes
+            .iter()
+            .map(|(i, _)| (i, counts[i.as_usize()]))
+            .collect()
+    }
+
     fn check_count(&self, count: usize) -> Result<()> {
         if count >= self.size as usize {
             Err(TOO_MANY_NODES)
@@ -595,7 +612,7 @@ impl Placement for MaglevTable {
 /// * Membership and weight changes rebuild the table.
 ///
 /// ```
-/// use ringroute::maglev::{Maglev, MaglevTable};
+/// use ringroute::place::maglev::{Maglev, MaglevTable};
 /// use ringroute::NodeState;
 ///
 /// let mut lb: Maglev = Maglev::new(); // M = 65537
@@ -647,13 +664,6 @@ impl<T> Cluster<MaglevTable, T> {
     /// How many table slots each node owns, by node index: its share of
     /// uniformly random keys is this over `M` when every node is up.
     pub fn entries_per_node(&self) -> Vec<(NodeIndex, usize)> {
-        let mut counts = vec![0usize; self.nodes.capacity()];
-        for &owner in &self.placement.slots {
-            counts[owner as usize] += 1;
-        }
-        self.nodes
-            .iter()
-            .map(|(i, _)| (i, counts[i.as_usize()]))
-            .collect()
+        self.placement.entries_per_node(&self.nodes)
     }
 }

@@ -7,7 +7,7 @@
 //! health, failover, leases and ejection work over it:
 //!
 //! ```
-//! use ringroute::compat::{Libmemcached, Mode};
+//! use ringroute::place::compat::{Libmemcached, Mode};
 //! use ringroute::router::{Algorithm, Router};
 //!
 //! let router: Router = Router::builder()
@@ -67,9 +67,9 @@ pub use jump::{go_jump, guava as guava_jump};
 pub use ketama::{Libmemcached, Twemproxy, Uhashring};
 
 use crate::error::{Error, Result};
-use crate::maglev::is_prime;
 use crate::node::{NodeIndex, NodeTable};
-use crate::placement::{Liveness, Placement};
+use crate::place::maglev::is_prime;
+use crate::place::{Liveness, Placement};
 use table::{Member, Table};
 
 /// A peer's placement and its settings.

@@ -45,7 +45,7 @@
 //! # Cost
 //!
 //! A lookup looks at every up node: O(n), cheap for tens of nodes and slow
-//! for thousands, where [`Maglev`](crate::maglev::Maglev) or the ring are
+//! for thousands, where [`Maglev`](crate::place::maglev::Maglev) or the ring are
 //! O(1) or O(log n). Per node it costs a mix and a multiply; the logarithm
 //! and the division are paid only by the few nodes that could still beat
 //! the best so far (bounded with `−ln u ≥ 1 − u`, about `ln n` of them), and
@@ -57,10 +57,10 @@
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::cluster::Cluster;
 use crate::error::Result;
 use crate::node::{NodeIndex, NodeTable, validate_weight};
-use crate::placement::{Liveness, Placement};
+use crate::place::Cluster;
+use crate::place::{Liveness, Placement};
 
 /// The xxh3 seed of [`node_seed`] (`"rdv1"` in ASCII).
 pub const NODE_SEED: u64 = 0x7264_7631;
@@ -309,7 +309,7 @@ impl Placement for RendezvousIndex {
 /// * A lookup costs O(n): best for tens to a few hundred nodes.
 ///
 /// ```
-/// use ringroute::rendezvous::Rendezvous;
+/// use ringroute::place::rendezvous::Rendezvous;
 ///
 /// let mut shards: Rendezvous = Rendezvous::new();
 /// shards.add("shard-a", 1.0)?;

@@ -2,7 +2,7 @@
 //! it: a sorted continuum, a Maglev slot table, or a jump bucket list.
 
 use crate::node::NodeIndex;
-use crate::placement::Liveness;
+use crate::place::Liveness;
 
 /// One member as a mode sees it: the node, its name (the peer's server
 /// string) and its integral weight.

@@ -30,13 +30,13 @@
 //!
 //! # Removals, weights, health
 //!
-//! As for jump ([`crate::jump`]): [`JumpIndex`] runs MementoHash over the
+//! As for jump ([`crate::place::jump`]): [`JumpIndex`] runs MementoHash over the
 //! bucket function, so any node may leave and only its keys move; nodes
 //! are unweighted (weight 1, anything else refused); down nodes' keys
 //! re-hash to up nodes until they are up again.
 //!
 //! ```
-//! use ringroute::jumpback::{JumpBack, jumpback_hash};
+//! use ringroute::place::jumpback::{JumpBack, jumpback_hash};
 //!
 //! let mut cluster: JumpBack = JumpBack::new();
 //! for i in 0..100 {
@@ -51,8 +51,8 @@
 //! # Ok::<(), ringroute::Error>(())
 //! ```
 
-use crate::cluster::Cluster;
-use crate::jump::{BucketFn, JumpIndex};
+use crate::place::Cluster;
+use crate::place::jump::{BucketFn, JumpIndex};
 
 /// SplitMix64's increment (the golden ratio in 64 bits).
 const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -70,7 +70,7 @@ fn splitmix(z: u64) -> u64 {
 /// 0 or 1.
 ///
 /// ```
-/// use ringroute::jumpback::jumpback_hash;
+/// use ringroute::place::jumpback::jumpback_hash;
 ///
 /// assert!((0..1000u64).all(|h| jumpback_hash(h, 1000) < 1000));
 /// // Consistent: from 99 to 100 buckets, keys move only into bucket 99.
@@ -135,7 +135,7 @@ impl BucketFn for JumpBackHash {
 pub type JumpBackIndex = JumpIndex<JumpBackHash>;
 
 /// Nodes placed by JumpBackHash with MementoHash removals, each carrying a
-/// payload `T`; unweighted, like [`Jump`](crate::jump::Jump).
+/// payload `T`; unweighted, like [`Jump`](crate::place::jump::Jump).
 pub type JumpBack<T = ()> = Cluster<JumpBackIndex, T>;
 
 impl<T> Default for Cluster<JumpBackIndex, T> {

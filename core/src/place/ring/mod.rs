@@ -10,24 +10,21 @@ mod replicas;
 mod seen;
 
 pub use bounded::{LoadBound, LoadCounts, Loads};
-pub use replicas::{ReplicaIter, Replicas};
+pub use replicas::ReplicaIter;
 
-use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::hash::key_hash;
 use crate::node::{NodeIndex, NodeState, NodeTable, validate_weight};
-use crate::placement::{Liveness, Placement};
+use crate::place::Cluster;
+use crate::place::{Liveness, Placement};
 use points::Points;
+
+pub use crate::limits::{MAX_POINTS, MAX_VNODES};
 
 /// Virtual nodes per unit of weight when none is given.
 pub const DEFAULT_VNODES: u32 = 160;
-/// The largest accepted virtual-node count per unit of weight.
-pub const MAX_VNODES: u32 = 1 << 16;
 /// Up to this many replicas, `route_n` deduplicates by scanning its output.
 const SCAN_REPLICAS: usize = 16;
-
-/// The most points one ring may hold (16,777,216: about 370 MB of index).
-pub const MAX_POINTS: u64 = 1 << 24;
 
 /// Points a node of weight `weight` owns with `vnodes` per unit weight:
 /// `max(1, round(vnodes × weight))`, rounding half away from zero.
@@ -121,6 +118,36 @@ impl RingIndex {
     /// `(point, owner)` in ring order.
     pub fn points(&self) -> impl ExactSizeIterator<Item = (u64, NodeIndex)> + '_ {
         self.points.iter().map(|(p, o)| (p, NodeIndex::new(o)))
+    }
+
+    /// The share of the hash space each node of `nodes` (the table this
+    /// index was built from) owns: the fraction of uniformly random keys it
+    /// gets with every node up, by node index. Exact: summed arc lengths, no
+    /// sampling.
+    pub fn ownership<T>(&self, nodes: &NodeTable<T>) -> Vec<(NodeIndex, f64)> {
+        let mut arcs = vec![0u128; nodes.capacity()];
+        let points = &self.points;
+        if points.len() > 0 {
+            let mut prev = points.hash(points.len() - 1);
+            for (k, (point, node)) in points.iter().enumerate() {
+                // The arc (prev, point] belongs to its owner; the first wraps around.
+                let arc = if k == 0 {
+                    u128::from(point) + (1u128 << 64) - u128::from(prev)
+                } else {
+                    u128::from(point - prev)
+                };
+                // A point of a node `nodes` lacks (another table) counts for none.
+                if let Some(sum) = arcs.get_mut(node as usize) {
+                    *sum += arc;
+                }
+                prev = point;
+            }
+        }
+        let total = (1u128 << 64) as f64;
+        nodes
+            .iter()
+            .map(|(i, _)| (i, arcs[i.as_usize()] as f64 / total))
+            .collect()
     }
 
     /// The points of `vnodes from..to` of the node named `name`, owned by `node`.
@@ -456,7 +483,7 @@ impl<T> Cluster<RingIndex, T> {
     ///
     /// ```
     /// use ringroute::Ring;
-    /// use ringroute::ring::{LoadBound, LoadCounts};
+    /// use ringroute::place::ring::{LoadBound, LoadCounts};
     ///
     /// let ring: Ring = Ring::builder().node("a", 1.0).node("b", 1.0).build()?;
     /// let loads = LoadCounts::new(ring.nodes().capacity());
@@ -466,7 +493,7 @@ impl<T> Cluster<RingIndex, T> {
     ///     loads.acquire(node); // and release(node) when the request is done
     /// }
     /// // No node holds more than ⌈1.25 · 100 / 2⌉ = 63.
-    /// # use ringroute::ring::Loads;
+    /// # use ringroute::place::ring::Loads;
     /// assert!(ring.iter().all(|(i, _)| loads.load(i) <= 63));
     /// # Ok::<(), ringroute::Error>(())
     /// ```
@@ -489,26 +516,7 @@ impl<T> Cluster<RingIndex, T> {
     /// random keys it gets with every node up), by node index. Exact: summed
     /// arc lengths, no sampling.
     pub fn ownership(&self) -> Vec<(NodeIndex, f64)> {
-        let mut arcs = vec![0u128; self.nodes.capacity()];
-        let points = &self.placement.points;
-        if points.len() > 0 {
-            let mut prev = points.hash(points.len() - 1);
-            for (k, (point, node)) in points.iter().enumerate() {
-                // The arc (prev, point] belongs to its owner; the first wraps around.
-                let arc = if k == 0 {
-                    u128::from(point) + (1u128 << 64) - u128::from(prev)
-                } else {
-                    u128::from(point - prev)
-                };
-                arcs[node as usize] += arc;
-                prev = point;
-            }
-        }
-        let total = (1u128 << 64) as f64;
-        self.nodes
-            .iter()
-            .map(|(i, _)| (i, arcs[i.as_usize()] as f64 / total))
-            .collect()
+        self.placement.ownership(&self.nodes)
     }
 
     /// `(point, owner)` in ring order: for tests, tools and other bindings.

@@ -285,7 +285,7 @@ pub(crate) fn uhashring_key(opts: &Uhashring, key: &[u8]) -> u64 {
 mod tests {
     use super::*;
     use crate::node::NodeIndex;
-    use crate::placement::AllUp;
+    use crate::place::AllUp;
 
     fn members(list: &[(&str, u32)]) -> Vec<Member> {
         list.iter()

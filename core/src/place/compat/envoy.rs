@@ -5,7 +5,7 @@ use xxhash_rust::xxh64::xxh64;
 
 use super::table::{Member, Table};
 use crate::error::{Error, Result};
-use crate::maglev::{FillEntry, fill};
+use crate::place::maglev::{FillEntry, fill};
 
 /// Envoy's default `minimum_ring_size`.
 pub const ENVOY_MIN_RING: u64 = 1024;
@@ -124,7 +124,7 @@ pub(crate) fn envoy_maglev(members: &[Member], table_size: u32) -> Result<Table>
 mod tests {
     use super::*;
     use crate::node::NodeIndex;
-    use crate::placement::AllUp;
+    use crate::place::AllUp;
 
     fn hosts(names: &[&str]) -> Vec<Member> {
         names

@@ -61,7 +61,7 @@
 //! # Example
 //!
 //! ```
-//! use ringroute::jump::Jump;
+//! use ringroute::place::jump::Jump;
 //!
 //! let mut cluster: Jump = Jump::new();
 //! for i in 0..100 {
@@ -98,10 +98,10 @@
 use std::fmt::Debug;
 use std::marker::PhantomData;
 
-use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::node::{NodeIndex, NodeTable};
-use crate::placement::{Liveness, Placement};
+use crate::place::Cluster;
+use crate::place::{Liveness, Placement};
 
 /// The LCG multiplier of the reference implementation.
 const LCG_MUL: u64 = 2_862_933_555_777_941_757;
@@ -143,7 +143,7 @@ const SCAN_SALT: u64 = 1 << 33;
 /// would answer `-1`. Use [`checked_jump_hash`] when 0 is possible.
 ///
 /// ```
-/// use ringroute::jump::jump_hash;
+/// use ringroute::place::jump::jump_hash;
 ///
 /// assert_eq!(jump_hash(1, 100), 55);
 /// assert!((0..1000u64).all(|k| jump_hash(k, 7) < 7));
@@ -157,7 +157,7 @@ pub fn jump_hash(key: u64, buckets: u32) -> u32 {
 /// [`jump_hash`], or `None` when `buckets` is 0.
 ///
 /// ```
-/// use ringroute::jump::checked_jump_hash;
+/// use ringroute::place::jump::checked_jump_hash;
 ///
 /// assert_eq!(checked_jump_hash(1, 0), None);
 /// assert_eq!(checked_jump_hash(1, 100), Some(55));
@@ -235,7 +235,7 @@ fn reduce(hash: u64, range: u32) -> u32 {
 /// See the [module documentation](self) for the algorithm, the weight rule
 /// and the health rule.
 /// `F` is the bucket function: [`LampingVeach`] (jump, the default) or
-/// [`JumpBackHash`](crate::jumpback::JumpBackHash).
+/// [`JumpBackHash`](crate::place::jumpback::JumpBackHash).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JumpIndex<F: BucketFn = LampingVeach> {
     /// Jump's bucket count, memento's b-array size: one past the highest
@@ -531,7 +531,7 @@ impl<F: BucketFn> Placement for JumpIndex<F> {
 ///   and four bytes per bucket once one is.
 ///
 /// ```
-/// use ringroute::jump::Jump;
+/// use ringroute::place::jump::Jump;
 ///
 /// let mut cluster: Jump = Jump::new();
 /// cluster.add("shard-a", 1.0)?;

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::RingIndex;
 use crate::error::{Error, Result};
 use crate::node::NodeIndex;
-use crate::placement::{Liveness, Placement};
+use crate::place::{Liveness, Placement};
 
 /// Current load per node, as bounded-load routing reads it.
 pub trait Loads {
