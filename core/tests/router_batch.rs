@@ -248,3 +248,42 @@ fn jump_routers_keep_the_memento_removal_order() {
         assert!(same(&router, &cluster), "after adding {name}");
     }
 }
+
+/// The two cases proptest found: a jump batch must fail where the same
+/// changes one by one fail (a weight jump refuses, even if the node then
+/// leaves), and must remove nodes in the batch's order (MementoHash's
+/// placement depends on it).
+#[test]
+fn jump_batches_follow_the_order_of_their_changes() {
+    let jump = algorithms()
+        .into_iter()
+        .find(|a| matches!(a, Algorithm::Jump))
+        .expect("jump is among the algorithms");
+    let batched = router(jump.clone(), 6);
+    let before = (members(&batched), placement(&batched));
+    let refused = batched.apply(vec![
+        Change::set_weight("node-3", 1.5),
+        Change::remove("node-3"),
+    ]);
+    assert!(
+        refused.is_err(),
+        "jump takes no weight but 1, even for a node about to leave"
+    );
+    assert_eq!(
+        (members(&batched), placement(&batched)),
+        before,
+        "a refused batch changes nothing"
+    );
+
+    let stepped = router(jump, 6);
+    stepped.remove("node-3").unwrap();
+    stepped.remove("node-0").unwrap();
+    batched
+        .apply(vec![Change::remove("node-3"), Change::remove("node-0")])
+        .unwrap();
+    assert_eq!(placement(&batched), placement(&stepped));
+    // And the restorations come back in LIFO order, as one by one.
+    stepped.add("node-9", 1.0).unwrap();
+    batched.apply(vec![Change::add("node-9", 1.0, ())]).unwrap();
+    assert_eq!(placement(&batched), placement(&stepped));
+}

@@ -145,21 +145,24 @@ impl<T: Clone> Control<T> {
         // as the "before" of the diff, and as the way back on an error.
         let Some(published) = self.published_members() else {
             let mut table = self.nodes.clone();
-            let marks = replay(&mut table, changes)?;
-            self.commit(table)?;
-            return self.mark(marks);
+            let replayed = replay(&mut table, changes, self.placement())?;
+            self.placement().check_table(&table)?;
+            let old = std::mem::replace(&mut self.nodes, table);
+            self.placed_from(&old, Some(&replayed.slots));
+            return self.mark(replayed.marks);
         };
-        let marks = match replay(&mut self.nodes, changes)
-            .and_then(|marks| self.placement().check_table(&self.nodes).map(|()| marks))
+        let placement = self.shared_placement();
+        let replayed = match replay(&mut self.nodes, changes, &placement)
+            .and_then(|r| self.placement().check_table(&self.nodes).map(|()| r))
         {
-            Ok(marks) => marks,
+            Ok(replayed) => replayed,
             Err(e) => {
                 self.nodes = published.table.clone();
                 return Err(e);
             }
         };
-        self.placed_from(&published.table);
-        self.mark(marks)
+        self.placed_from(&published.table, Some(&replayed.slots));
+        self.mark(replayed.marks)
     }
 
     fn mark(&mut self, marks: Vec<(NodeIndex, bool)>) -> Result<()> {
@@ -181,13 +184,18 @@ impl<T: Clone> Control<T> {
     pub(super) fn commit(&mut self, table: NodeTable<T>) -> Result<()> {
         self.placement().check_table(&table)?;
         let old = std::mem::replace(&mut self.nodes, table);
-        self.placed_from(&old);
+        self.placed_from(&old, None);
         Ok(())
     }
 
     /// Brings the placement and per-slot state from the table `old` to the
     /// current (checked) table.
-    fn placed_from(&mut self, old: &NodeTable<T>) {
+    ///
+    /// `events`: the slots that lost (`false`) or gained (`true`) a node, in
+    /// the order of the changes, when known: MementoHash's placement
+    /// depends on the order of removals and restorations, so jump replays
+    /// them exactly; without them (a whole new table) leaves go first.
+    fn placed_from(&mut self, old: &NodeTable<T>, events: Option<&[(NodeIndex, bool)]>) {
         // A slot whose occupant changed (left, or left and was reused) lost
         // its counters and health history; a fresh occupant gets new ones.
         let mut placed = false;
@@ -236,6 +244,16 @@ impl<T: Clone> Control<T> {
                 let node = NodeIndex::new(i as u32);
                 matches!((old.get(node), self.nodes.get(node)), (Some(a), Some(b)) if a.name() == b.name())
             };
+            if let Some(events) = events {
+                for &(node, added) in events {
+                    if added {
+                        next.node_added(&self.nodes, node);
+                    } else {
+                        next.node_removed(&self.nodes, node);
+                    }
+                }
+                return self.set_placement(next);
+            }
             for i in (0..slots).filter(|&i| !same(i)) {
                 if old.get(NodeIndex::new(i as u32)).is_some() {
                     next.node_removed(&self.nodes, NodeIndex::new(i as u32));
@@ -256,10 +274,29 @@ impl<T: Clone> Control<T> {
     }
 }
 
-/// Replays `changes` on `table`; the manual marks to apply afterwards, by
-/// slot of the final table (a node that leaves drops its mark).
-fn replay<T>(table: &mut NodeTable<T>, changes: Vec<Change<T>>) -> Result<Vec<(NodeIndex, bool)>> {
+/// What replaying a batch on a table found.
+struct Replayed {
+    /// The manual marks to apply afterwards, by slot of the final table (a
+    /// node that leaves drops its mark).
+    marks: Vec<(NodeIndex, bool)>,
+    /// Slots that lost (`false`) or gained (`true`) a node, in order.
+    slots: Vec<(NodeIndex, bool)>,
+}
+
+/// Replays `changes` on `table`.
+///
+/// Each change is checked as it comes (a name that exists, a weight the
+/// placement takes: jump refuses any weight but 1 even if a later change of
+/// the batch removes the node), so a batch fails exactly where the same
+/// changes one by one would; limits on the whole (the ring's point total)
+/// are checked on the result.
+fn replay<T>(
+    table: &mut NodeTable<T>,
+    changes: Vec<Change<T>>,
+    placement: &AnyPlacement,
+) -> Result<Replayed> {
     let mut marks: Vec<(NodeIndex, bool)> = Vec::new();
+    let mut slots = Vec::new();
     for change in changes {
         match change {
             Change::Add {
@@ -267,15 +304,19 @@ fn replay<T>(table: &mut NodeTable<T>, changes: Vec<Change<T>>) -> Result<Vec<(N
                 weight,
                 payload,
             } => {
-                table.insert(&name, weight, payload)?;
+                table.check_insert(&name, weight)?;
+                placement.check_add(table, weight)?;
+                slots.push((table.insert(&name, weight, payload)?, true));
             }
             Change::Remove { name } => {
                 let node = table.require(&name)?;
                 table.remove(node);
                 marks.retain(|&(n, _)| n != node);
+                slots.push((node, false));
             }
             Change::SetWeight { name, weight } => {
                 let node = table.require(&name)?;
+                placement.check_weight(table, node, weight)?;
                 table.set_weight(node, weight)?;
             }
             Change::SetState { name, state } => {
@@ -291,7 +332,7 @@ fn replay<T>(table: &mut NodeTable<T>, changes: Vec<Change<T>>) -> Result<Vec<(N
             }
         }
     }
-    Ok(marks)
+    Ok(Replayed { marks, slots })
 }
 
 #[cfg(test)]

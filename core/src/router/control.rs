@@ -122,6 +122,11 @@ impl<T: Clone> Control<T> {
         &self.placement
     }
 
+    /// The current placement, shared (to consult while the table changes).
+    pub(super) fn shared_placement(&self) -> Arc<AnyPlacement> {
+        Arc::clone(&self.placement)
+    }
+
     /// Installs the next placement; the current one becomes the spare.
     pub(super) fn set_placement(&mut self, next: AnyPlacement) {
         self.spare = Some(std::mem::replace(&mut self.placement, Arc::new(next)));
