@@ -26,13 +26,6 @@ impl<B> KeySource<B> {
     pub fn from_fn(f: impl Fn(&Request<B>) -> Option<Bytes> + Send + Sync + 'static) -> Self {
         KeySource::Fn(Arc::new(f))
     }
-
-    pub(crate) fn extract(&self, req: &Request<B>) -> Option<Key> {
-        match self {
-            KeySource::Header(name) => header(req.headers(), name).cloned().map(Key::Header),
-            KeySource::Fn(f) => f(req).map(Key::Bytes),
-        }
-    }
 }
 
 /// The first value of header `name`. A gRPC request carries a handful of
@@ -68,23 +61,6 @@ impl<B> fmt::Debug for KeySource<B> {
         match self {
             KeySource::Header(h) => f.debug_tuple("Header").field(h).finish(),
             KeySource::Fn(_) => f.write_str("Fn(..)"),
-        }
-    }
-}
-
-/// A key taken from a request without copying it (header values and
-/// `Bytes` are reference counted).
-#[derive(Clone, Debug)]
-pub(crate) enum Key {
-    Header(HeaderValue),
-    Bytes(Bytes),
-}
-
-impl AsRef<[u8]> for Key {
-    fn as_ref(&self) -> &[u8] {
-        match self {
-            Key::Header(v) => v.as_bytes(),
-            Key::Bytes(b) => b,
         }
     }
 }
