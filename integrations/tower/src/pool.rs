@@ -9,7 +9,7 @@
 //! connection) alive after the pool dropped it.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -154,8 +154,29 @@ struct Cached {
     table: Arc<dyn Any + Send + Sync>,
 }
 
+/// A thread's tables: every one it keeps in `keep`, and the one it used
+/// last in two cells, all the hot path reads.
+///
+/// Invariant: while `pool` holds a pool's id, `table` points to a table of
+/// that pool that `keep` holds. Only `Pool::remember` removes from `keep`,
+/// and it sets both cells to the table it adds.
+struct Local {
+    pool: Cell<u64>,
+    table: Cell<*const ()>,
+    keep: RefCell<Vec<Cached>>,
+}
+
+/// No pool has this id (ids count up from 0).
+const NO_POOL: u64 = u64::MAX;
+
 thread_local! {
-    static TABLES: RefCell<Vec<Cached>> = const { RefCell::new(Vec::new()) };
+    static LOCAL: Local = const {
+        Local {
+            pool: Cell::new(NO_POOL),
+            table: Cell::new(std::ptr::null()),
+            keep: RefCell::new(Vec::new()),
+        }
+    };
 }
 
 impl<S, T> Pool<S, T> {
@@ -260,17 +281,25 @@ where
     T: Clone + Send + Sync + 'static,
 {
     /// The backend of `node` in `snapshot`, made on first use.
-    #[inline]
+    #[inline(always)]
     pub fn lookup(
         &self,
         snapshot: &Snapshot<T>,
         node: NodeIndex,
     ) -> Result<Arc<Backend<S, T>>, Miss> {
-        let hit = TABLES
-            .try_with(|tables| {
-                let tables = tables.try_borrow().ok()?;
-                let cached = tables.iter().rev().find(|c| c.pool == self.id)?;
-                let table = cached.table.downcast_ref::<Table<S, T>>()?;
+        let hit = LOCAL
+            .try_with(|local| {
+                let table = if local.pool.get() == self.id {
+                    local.table.get()
+                } else {
+                    self.switch(local)?
+                };
+                // SAFETY: `table` is what the cells hold for this pool's id
+                // (or what `switch` just put there), so `keep` holds it (see
+                // `Local`) and nothing here can run `remember`. It is a
+                // `Table<S, T>`: pool ids are unique, and a pool only ever
+                // keeps tables of its own types.
+                let table = unsafe { &*table.cast::<Table<S, T>>() };
                 if table.version != snapshot.version() {
                     return None;
                 }
@@ -282,6 +311,19 @@ where
             Some(backend) => Ok(backend),
             None => self.lookup_slow(snapshot, node),
         }
+    }
+
+    /// Points this thread's cells at its table of this pool, if it keeps
+    /// one (another pool was used last).
+    #[cold]
+    #[inline(never)]
+    fn switch(&self, local: &Local) -> Option<*const ()> {
+        let keep = local.keep.try_borrow().ok()?;
+        let cached = keep.iter().find(|c| c.pool == self.id)?;
+        let table: *const Table<S, T> = cached.table.downcast_ref::<Table<S, T>>()?;
+        local.pool.set(self.id);
+        local.table.set(table.cast());
+        Some(table.cast())
     }
 
     /// Brings the backends and the table up to `snapshot` (pruning nodes
@@ -330,8 +372,7 @@ where
         if stale {
             held.table = Arc::new(build_table(&held.by_name, snapshot));
         }
-        let table = (held.table.version == version)
-            .then(|| Arc::clone(&held.table) as Arc<dyn Any + Send + Sync>);
+        let table = (held.table.version == version).then(|| Arc::clone(&held.table));
         drop(held);
         drop(gone);
         if let Some(table) = table {
@@ -341,21 +382,25 @@ where
     }
 
     /// Keeps `table` as this thread's table of this pool.
-    fn remember(&self, table: Arc<dyn Any + Send + Sync>) {
-        let old = TABLES.try_with(|tables| {
-            let Ok(mut tables) = tables.try_borrow_mut() else {
+    fn remember(&self, table: Arc<Table<S, T>>) {
+        let ptr: *const () = Arc::as_ptr(&table).cast();
+        let old = LOCAL.try_with(|local| {
+            let Ok(mut keep) = local.keep.try_borrow_mut() else {
                 return None;
             };
-            let at = tables.iter().position(|c| c.pool == self.id);
+            let at = keep.iter().position(|c| c.pool == self.id);
             let old = match at {
-                Some(i) => Some(tables.remove(i)),
-                None if tables.len() >= CACHED_POOLS => Some(tables.remove(0)),
+                Some(i) => Some(keep.remove(i)),
+                None if keep.len() >= CACHED_POOLS => Some(keep.remove(0)),
                 None => None,
             };
-            tables.push(Cached {
+            keep.push(Cached {
                 pool: self.id,
                 table,
             });
+            // Both cells at once, to a table `keep` holds: the invariant.
+            local.pool.set(self.id);
+            local.table.set(ptr);
             old
         });
         // Dropped outside the borrow: a table's drop may drop backends.

@@ -307,7 +307,7 @@ fn early_status<B>(response: &Response<B>) -> Option<i32> {
 /// failover order not `tried` yet, and with the router's bounded loads the
 /// first such node under its bound (the first one if all are full, as
 /// [`Router::lease`] falls back to the plain route).
-#[inline]
+#[inline(always)]
 fn choose<T: Clone + Send + Sync + 'static>(
     router: &Router<T>,
     snapshot: &Snapshot<T>,
@@ -337,8 +337,19 @@ fn choose<T: Clone + Send + Sync + 'static>(
     }
 }
 
+/// Why the pool had no backend for a node of `snapshot`.
+#[cold]
+#[inline(never)]
+fn missed<T>(snapshot: &Snapshot<T>, miss: Miss) -> RouteError {
+    match miss {
+        Miss::NotMember => no_node(snapshot),
+        Miss::Factory { name, why } => RouteError::new(ErrorKind::Factory, Some(name), why),
+    }
+}
+
 /// Why no node could be chosen in `snapshot`.
 #[cold]
+#[inline(never)]
 fn no_node<T>(snapshot: &Snapshot<T>) -> RouteError {
     let members = snapshot.nodes().len();
     if members == 0 {
@@ -356,7 +367,7 @@ where
 {
     /// Starts an attempt: `key`'s node (skipping the nodes `tried`), or the
     /// picker's for a keyless request (avoiding the last node tried).
-    #[inline]
+    #[inline(always)]
     fn start(&self, key: Option<&[u8]>, tried: &[NodeIndex]) -> Result<InFlight<T>, RouteError> {
         match key {
             // The per-thread snapshot: no reference count touched.
@@ -371,7 +382,7 @@ where
     }
 
     /// Takes a slot on `node`'s backend and starts a lease on it.
-    #[inline]
+    #[inline(always)]
     fn start_on(&self, snapshot: &Snapshot<T>, node: NodeIndex) -> Result<InFlight<T>, RouteError> {
         let backend = self.acquire(snapshot, node)?;
         match self.router.start_on(snapshot, node) {
@@ -384,7 +395,7 @@ where
     }
 
     /// `node`'s backend, with a slot taken on it.
-    #[inline]
+    #[inline(always)]
     fn acquire(
         &self,
         snapshot: &Snapshot<T>,
@@ -392,18 +403,20 @@ where
     ) -> Result<Arc<Backend<S, T>>, RouteError> {
         let backend = match self.pool.lookup(snapshot, node) {
             Ok(b) => b,
-            Err(Miss::NotMember) => return Err(no_node(snapshot)),
-            Err(Miss::Factory { name, why }) => {
-                return Err(RouteError::new(ErrorKind::Factory, Some(name), why));
-            }
+            Err(miss) => return Err(missed(snapshot, miss)),
         };
         if !backend.try_acquire(self.max_in_flight) {
-            self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
-            let why = format!("{} requests in flight, the maximum", self.max_in_flight);
-            let name = Arc::clone(&backend.name);
-            return Err(RouteError::new(ErrorKind::Overloaded, Some(name), why));
+            return Err(self.overloaded(&backend));
         }
         Ok(backend)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn overloaded(&self, backend: &Backend<S, T>) -> RouteError {
+        self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
+        let why = format!("{} requests in flight, the maximum", self.max_in_flight);
+        RouteError::new(ErrorKind::Overloaded, Some(Arc::clone(&backend.name)), why)
     }
 
     /// The picker's node for a keyless attempt. P2C may well pick the node
