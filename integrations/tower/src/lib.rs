@@ -30,7 +30,6 @@
 //!   backend that stops answering out before requests fail on it.
 //! - Errors ([`RouteError`]) name the backend and the cause; an empty or
 //!   all-down membership fails at once with a clear message.
-//!
 //! - Bounded loads: when the router has them
 //!   ([`bounded_loads`](ringroute::router::RouterBuilder::bounded_loads)),
 //!   a keyed attempt goes to the first node of the key's failover order that
@@ -38,6 +37,12 @@
 //!   the router), as [`Router::lease`](ringroute::router::Router::lease)
 //!   chooses; its lease counts toward the loads until it ends, and failover
 //!   goes on along the same order, skipping the nodes tried.
+//! - The routing decision is cheap: the router's snapshot and the backends
+//!   are found through per-thread caches (no lock, no hashing of names),
+//!   and the key is read from the request without a copy.
+//!   [`RingrouteService::route`] is the decision alone;
+//!   [`RingrouteService::begin`] adds what a call does before it sends
+//!   (the backend's in-flight slot and the router lease).
 //!
 //! Limits: an error that arrives after the response started (a
 //! `grpc-status` in trailers, after data) is not retried: part of the
