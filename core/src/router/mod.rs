@@ -44,6 +44,7 @@ mod algorithm;
 mod batch;
 mod control;
 mod lease;
+mod limits;
 mod local;
 mod picker;
 mod reader;
@@ -61,6 +62,7 @@ use parking_lot::Mutex;
 pub use algorithm::{Algorithm, AnyPlacement};
 pub use batch::Change;
 pub use lease::{Lease, NodeStats, Outcome, Ticket};
+pub use limits::LoadLimits;
 pub use picker::PickerKind;
 pub use reader::RouterReader;
 pub use snapshot::{Failover, Snapshot};
@@ -484,8 +486,10 @@ impl<T: Clone + Send + Sync + 'static> RouterBuilder<T> {
         self
     }
 
-    /// Bounded loads on the ring for [`Router::lease`], with factor `c >= 1`.
-    /// A router whose nodes span several tiers routes leases plainly.
+    /// Bounded loads on the ring for [`Router::lease`], with factor `c >= 1`
+    /// (and [`Router::load_limits`] for callers that walk a key's replicas
+    /// themselves). A router whose nodes span several tiers routes leases
+    /// plainly.
     pub fn bounded_loads(mut self, c: f64) -> Self {
         self.load_bound = Some(c);
         self

@@ -1,10 +1,16 @@
 //! ringroute-tower on loopback, in one run.
 //!
-//! * `route_decision`: the routing decision alone — the key read from the
-//!   request's header, hashed and looked up on the router's ring — with 3
-//!   and 100 nodes, next to `Router::route` on the key's bytes (the
-//!   reference). Goal: under 50 ns. No clock read is involved. On a busy
-//!   machine prefer instruction counts: `examples/decision_cost.rs`.
+//! * `route_decision`: the routing decision alone, with 3 and 100 nodes:
+//!   `header_key` is the key read from the request's header, hashed and
+//!   looked up on the router's ring (`RingrouteService::route`); `begin` is
+//!   all a call does before it sends (`RingrouteService::begin`: that, plus
+//!   the backend's in-flight slot and the router lease, released again);
+//!   `begin_held` is `begin` with the guards dropped outside the timing (the
+//!   bookkeeping's start without its end); `router_route` is
+//!   `Router::route` on the key's bytes (the reference).
+//!   Goal: under 50 ns. The router's clock is a manual one, so no clock
+//!   read is measured. On a busy machine prefer instruction counts:
+//!   `examples/decision_cost.rs`, asserted by `scripts/test-instructions`.
 //! * Loopback comparison (printed, not a criterion group): requests/s and
 //!   p50/p99 latency of unary calls through `RingrouteService` against
 //!   tonic's own `Channel::balance_channel` over the same 3 servers, with
@@ -12,17 +18,19 @@
 //!   goes first); the medians over rounds are reported. Goal: ≥ 0.95× the
 //!   throughput and ≤ 1.05× the latency of `balance_channel`.
 //!
-//! `cargo bench -p ringroute-tower --bench tower`; in test mode each part
-//! runs once, briefly.
+//! `cargo bench -p ringroute-tower --bench tower` (`-- route_decision` for
+//! the decision alone); in test mode each part runs once, briefly.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
 use http::uri::PathAndQuery;
+use ringroute::health::ManualClock;
 use ringroute::router::Router;
 use ringroute_tower::{RingrouteService, lazy_channel};
 use tonic::body::Body;
@@ -45,14 +53,23 @@ fn route_decision(c: &mut Criterion) {
             .fold(Router::builder(), |b, i| {
                 b.node(&format!("10.0.{}.{}:50051", i / 256, i % 256), 1.0)
             })
+            .clock(Arc::new(ManualClock::default()))
             .build()
             .unwrap();
-        let service = RingrouteService::builder(router, lazy_channel).build();
+        // No in-flight bound in the way: `begin_held` keeps every guard of a
+        // sample until the sample ends.
+        let service = RingrouteService::builder(router, lazy_channel)
+            .max_in_flight(u32::MAX)
+            .build();
         let requests: Vec<http::Request<Body>> = (0..64)
             .map(|i| {
+                // As tonic hands them over: metadata, then its own headers.
                 http::Request::builder()
-                    .uri("/kv.Kv/Get")
+                    .method("POST")
+                    .uri("http://10.0.0.1:50051/kv.Kv/Get")
                     .header("x-ringroute-key", format!("user:{i:08}"))
+                    .header("te", "trailers")
+                    .header("content-type", "application/grpc")
                     .body(Body::empty())
                     .unwrap()
             })
@@ -72,6 +89,28 @@ fn route_decision(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) & 63;
                 black_box(service.route(black_box(&reqs[i])))
+            })
+        });
+        // Lazy channels spawn their worker: a runtime must exist (it never
+        // runs them here).
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _entered = runtime.enter();
+        group.bench_with_input(BenchmarkId::new("begin", n), &requests, |b, reqs| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) & 63;
+                black_box(service.begin(black_box(&reqs[i])).map(|g| g.node()))
+            })
+        });
+        // The decision and the start of the bookkeeping, without its end:
+        // the guards are dropped after the timed part.
+        group.bench_with_input(BenchmarkId::new("begin_held", n), &requests, |b, reqs| {
+            let mut i = 0;
+            b.iter_with_large_drop(|| {
+                i = (i + 1) & 63;
+                service.begin(black_box(&reqs[i]))
             })
         });
     }
@@ -198,5 +237,9 @@ fn loopback(measure: bool) {
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    loopback(measuring());
+    // `cargo bench ... -- route_decision` measures the decision alone.
+    let decision_only = std::env::args().any(|a| a.starts_with("route_decision"));
+    if !decision_only {
+        loopback(measuring());
+    }
 }

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use tonic::body::Body;
 
 use crate::error::BoxError;
-use crate::service::InFlight;
+use crate::inflight::InFlight;
 
 /// A request body read ahead as far as it goes without waiting.
 pub(crate) enum Prepared {
@@ -245,9 +245,16 @@ where
     }
 }
 
+/// The `grpc-status` header, made once (see `retry::GRPC_TIMEOUT`).
+static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+
 /// The `grpc-status` of a header map, if present and numeric.
 pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<i32> {
-    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+    crate::key::header(headers, &GRPC_STATUS)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 impl<B: std::fmt::Debug, T: Clone + Send + Sync + 'static> std::fmt::Debug for ResponseBody<B, T> {

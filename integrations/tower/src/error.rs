@@ -56,7 +56,9 @@ impl ErrorKind {
 pub struct RouteError {
     kind: ErrorKind,
     backend: Option<Arc<str>>,
-    status: Status,
+    /// Boxed: a `Status` is large, and results carry this error on the
+    /// routing decision's path.
+    status: Box<Status>,
 }
 
 impl RouteError {
@@ -68,7 +70,7 @@ impl RouteError {
         RouteError {
             kind,
             backend,
-            status: Status::new(kind.code(), message),
+            status: Box::new(Status::new(kind.code(), message)),
         }
     }
 
@@ -97,7 +99,7 @@ impl fmt::Display for RouteError {
 impl std::error::Error for RouteError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         // tonic's client walks the source chain for a `Status`.
-        Some(&self.status)
+        Some(&*self.status)
     }
 }
 

@@ -16,6 +16,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tower::Service;
 
 use crate::error::BoxError;
+use crate::pool::Entry;
 use crate::service::RingrouteService;
 
 /// Settings of a [`HealthChecker`].
@@ -141,9 +142,10 @@ where
                 continue;
             }
             let name: Box<[u8]> = node.name().into();
-            let Ok(svc) = shared.pool.get(&name).service.clone() else {
+            let Entry::Ready(backend) = shared.pool.get(&name) else {
                 continue;
             };
+            let svc = backend.service.clone();
             let task = tasks.spawn(check_node(
                 router.clone(),
                 name.clone(),

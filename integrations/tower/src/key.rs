@@ -26,26 +26,45 @@ impl<B> KeySource<B> {
     pub fn from_fn(f: impl Fn(&Request<B>) -> Option<Bytes> + Send + Sync + 'static) -> Self {
         KeySource::Fn(Arc::new(f))
     }
-
-    pub(crate) fn extract(&self, req: &Request<B>) -> Option<Key> {
-        match self {
-            KeySource::Header(name) => header(req.headers(), name).cloned().map(Key::Header),
-            KeySource::Fn(f) => f(req).map(Key::Bytes),
-        }
-    }
 }
 
 /// The first value of header `name`. A gRPC request carries a handful of
 /// headers: comparing names in order costs a fraction of hashing the name
 /// (callgrind: about 230 instructions for `HeaderMap::get` on a custom
 /// name), so small maps are scanned.
-#[inline]
+#[inline(always)]
 pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
-    if headers.keys_len() <= 16 {
-        headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+    // Without repeated names (the usual case) the `n`-th name of `keys`
+    // owns the `n`-th value of `values`: two plain walks, lighter than
+    // `iter`'s, which follows each name's extra values.
+    if headers.keys_len() <= 16 && headers.len() == headers.keys_len() {
+        let name = name.as_str().as_bytes();
+        let at = headers
+            .keys()
+            .position(|k| same(k.as_str().as_bytes(), name))?;
+        headers.values().nth(at)
     } else {
         headers.get(name)
     }
+}
+
+/// Whether two header names are equal: lengths first, then (for the usual
+/// 8 to 16 bytes) two overlapping 8-byte words, without a call to `memcmp`.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        let word = |s: &[u8], at: usize| {
+            s.get(at..at + 8)
+                .and_then(|w| <[u8; 8]>::try_from(w).ok())
+                .map(u64::from_ne_bytes)
+        };
+        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    }
+    a == b
 }
 
 impl<B> Default for KeySource<B> {
@@ -72,19 +91,33 @@ impl<B> fmt::Debug for KeySource<B> {
     }
 }
 
-/// A key taken from a request without copying it (header values and
-/// `Bytes` are reference counted).
-#[derive(Clone, Debug)]
-pub(crate) enum Key {
-    Header(HeaderValue),
-    Bytes(Bytes),
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl AsRef<[u8]> for Key {
-    fn as_ref(&self) -> &[u8] {
-        match self {
-            Key::Header(v) => v.as_bytes(),
-            Key::Bytes(b) => b,
+    #[test]
+    fn names_compare_by_their_bytes() {
+        for (a, b, eq) in [
+            ("x-ringroute-key", "x-ringroute-key", true),
+            ("x-ringroute-key", "x-ringroute-kez", false),
+            ("y-ringroute-key", "x-ringroute-key", false),
+            ("x-user", "x-user", true),
+            ("x-user", "x-usex", false),
+            ("x-user-id-12345", "x-user-id-1234", false),
+            ("a-very-long-header-name", "a-very-long-header-name", true),
+            ("a-very-long-header-name", "a-very-long-heaxer-name", false),
+        ] {
+            assert_eq!(same(a.as_bytes(), b.as_bytes()), eq, "{a} {b}");
         }
+        let mut headers = HeaderMap::new();
+        headers.insert("te", "trailers".parse().unwrap());
+        headers.insert("x-ringroute-kez", "no".parse().unwrap());
+        headers.insert("x-ringroute-key", "yes".parse().unwrap());
+        let name = HeaderName::from_static(DEFAULT_KEY_HEADER);
+        assert_eq!(header(&headers, &name).unwrap(), "yes");
+        assert!(header(&headers, &HeaderName::from_static("content-type")).is_none());
+        // A repeated name: the values no longer line up with the names.
+        headers.append("te", "again".parse().unwrap());
+        assert_eq!(header(&headers, &name).unwrap(), "yes");
     }
 }

@@ -30,14 +30,29 @@
 //!   backend that stops answering out before requests fail on it.
 //! - Errors ([`RouteError`]) name the backend and the cause; an empty or
 //!   all-down membership fails at once with a clear message.
+//! - Bounded loads: when the router has them
+//!   ([`bounded_loads`](ringroute::router::RouterBuilder::bounded_loads)),
+//!   a keyed attempt goes to the first node of the key's failover order that
+//!   is under its bound `⌈c · (m + 1) · w / W⌉` (`m` requests in flight on
+//!   the router), as [`Router::lease`](ringroute::router::Router::lease)
+//!   chooses; its lease counts toward the loads until it ends, and failover
+//!   goes on along the same order, skipping the nodes tried.
+//! - The routing decision is cheap: the router's snapshot and the backends
+//!   are found through per-thread caches (no lock, no hashing of names),
+//!   and the key is read from the request without a copy.
+//!   [`RingrouteService::route`] is the decision alone;
+//!   [`RingrouteService::begin`] adds what a call does before it sends
+//!   (the backend's in-flight slot and the router lease).
 //!
 //! Limits: an error that arrives after the response started (a
 //! `grpc-status` in trailers, after data) is not retried: part of the
-//! answer may have been read. Keyed requests go to the key's primary as the
-//! snapshot gives it; the router's bounded-load setting (which
-//! [`Router::lease`](ringroute::router::Router::lease) applies) is not
-//! used here. The in-flight bound counts the requests of one service (and
-//! its clones).
+//! answer may have been read. Bounded loads apply where the router applies
+//! them: to an untiered ring (another placement, or a tiered router, routes
+//! keys plainly). Decisions made at the same moment on several threads read
+//! the same loads, so a node may briefly hold a request or two past its
+//! bound under a burst. A retry resolves the key's order in the snapshot
+//! current at that time (the same order unless the membership changed). The
+//! in-flight bound counts the requests of one service (and its clones).
 //!
 //! ```
 //! use ringroute::router::Router;
@@ -70,6 +85,7 @@ mod body;
 pub mod discover;
 mod error;
 mod health;
+mod inflight;
 mod key;
 mod pool;
 mod retry;
@@ -78,11 +94,12 @@ mod service;
 pub use body::ResponseBody;
 pub use error::{BoxError, ErrorKind, RouteError};
 pub use health::{HealthChecker, HealthConfig};
+pub use inflight::InFlight;
 pub use key::{DEFAULT_KEY_HEADER, KeySource};
 pub use pool::Factory;
 pub use retry::{Failure, RetryConfig, default_retryable};
 pub use service::{
-    Builder, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REPLAY_LIMIT, InFlight, RingrouteService, ServiceStats,
+    Builder, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REPLAY_LIMIT, RingrouteService, ServiceStats,
 };
 
 /// A tonic `Channel` to `http://{name}` that connects on first use (and

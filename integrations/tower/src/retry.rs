@@ -97,10 +97,14 @@ impl fmt::Debug for RetryConfig {
     }
 }
 
+/// The `grpc-timeout` header, made once: looking a `&str` name up hashes
+/// it on every request.
+pub(crate) static GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
+
 /// The request's `grpc-timeout` (gRPC over HTTP/2: up to 8 digits and a
 /// unit H, M, S, m, u or n), if present and well formed.
 pub(crate) fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let value = crate::key::header(headers, &GRPC_TIMEOUT)?.to_str().ok()?;
     let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
     if digits.is_empty() || digits.len() > 8 {
         return None;

@@ -5,13 +5,13 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
 use ringroute::NodeIndex;
-use ringroute::router::{Outcome, Router, Snapshot, Ticket};
+use ringroute::router::{Outcome, Router, Snapshot};
 use tokio::time::Instant;
 use tonic::Code;
 use tonic::body::Body;
@@ -20,9 +20,10 @@ use tower::{Service, ServiceExt};
 
 use crate::body::{Prepared, ResponseBody, grpc_status};
 use crate::error::{BoxError, ErrorKind, RouteError, chain};
-use crate::key::{Key, KeySource};
-use crate::pool::{Factory, Pool};
-use crate::retry::{Failure, RetryConfig, grpc_timeout, timeout_value};
+use crate::inflight::InFlight;
+use crate::key::{self, KeySource};
+use crate::pool::{Backend, Factory, Miss, Pool, Slot};
+use crate::retry::{Failure, GRPC_TIMEOUT, RetryConfig, grpc_timeout, timeout_value};
 
 /// Requests in flight per backend by default.
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 1024;
@@ -60,7 +61,7 @@ impl<S, T> fmt::Debug for RingrouteService<S, T> {
 
 pub(crate) struct Shared<S, T> {
     pub router: Router<T>,
-    pub pool: Pool<S>,
+    pub pool: Pool<S, T>,
     key: KeySource<Body>,
     retry: RetryConfig,
     budget: TpsBudget,
@@ -154,11 +155,12 @@ where
 
     /// The service.
     pub fn build(self) -> RingrouteService<S, T> {
+        let router = self.router;
         RingrouteService {
             shared: Arc::new(Shared {
                 budget: self.retry.build_budget(),
-                router: self.router,
-                pool: Pool::new(self.factory),
+                pool: Pool::new(self.factory, router.clone()),
+                router,
                 key: self.key,
                 retry: self.retry,
                 max_in_flight: self.max_in_flight,
@@ -195,17 +197,20 @@ where
         &self.shared.router
     }
 
-    /// The node a request would go to first (its key's primary, or `None`
-    /// for a keyless request or when no node is up). The routing decision
-    /// alone: no lease is taken.
+    /// The node a keyed request would go to first: its key's primary, or
+    /// with the router's [bounded loads](ringroute::router::RouterBuilder::bounded_loads)
+    /// the first node of its failover order under its bound. `None` for a
+    /// keyless request or when no node is up. No lease is taken.
     pub fn route(&self, req: &Request<Body>) -> Option<NodeIndex> {
-        match &self.shared.key {
-            // Borrowed: no reference count touched.
-            KeySource::Header(name) => {
-                let key = crate::key::header(req.headers(), name)?;
-                self.shared.router.route(key.as_bytes())
-            }
-            KeySource::Fn(f) => self.shared.router.route(&f(req)?),
+        let shared = &self.shared;
+        let first = |key: &[u8]| {
+            shared
+                .router
+                .with_snapshot(|s| choose(&shared.router, s, key, &[]))
+        };
+        match &shared.key {
+            KeySource::Header(name) => first(key::header(req.headers(), name)?.as_bytes()),
+            KeySource::Fn(f) => first(&f(req)?[..]),
         }
     }
 
@@ -236,6 +241,30 @@ where
     }
 }
 
+impl<S, T> RingrouteService<S, T>
+where
+    S: Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    /// The routing decision of a call's first attempt, and its bookkeeping:
+    /// the key read from the request, its node chosen (as
+    /// [`route`](RingrouteService::route), or the picker's for a keyless
+    /// request), a slot taken on the node's backend and a router lease
+    /// started on it. The request counts as in flight on that backend until
+    /// the returned guard is dropped (as abandoned: no outcome reported).
+    /// A call does exactly this before it sends; nothing is sent here.
+    pub fn begin(&self, req: &Request<Body>) -> Result<InFlight<T>, RouteError> {
+        let shared = &self.shared;
+        match &shared.key {
+            KeySource::Header(name) => {
+                let key = key::header(req.headers(), name).map(|v| v.as_bytes());
+                shared.start(key, &[])
+            }
+            KeySource::Fn(f) => shared.start(f(req).as_deref(), &[]),
+        }
+    }
+}
+
 type ServeFuture<R> = Pin<Box<dyn Future<Output = Result<R, BoxError>> + Send>>;
 
 impl<S, T, B> Service<Request<Body>> for RingrouteService<S, T>
@@ -260,65 +289,6 @@ where
     }
 }
 
-/// A request's lease on its backend and its in-flight slot: ends when the
-/// response body ends (or is dropped), with the outcome its `grpc-status`
-/// gives.
-pub struct InFlight<T: Clone + Send + Sync + 'static> {
-    router: Router<T>,
-    ticket: Option<Ticket>,
-    slot: Arc<AtomicU32>,
-}
-
-impl<T: Clone + Send + Sync + 'static> fmt::Debug for InFlight<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InFlight")
-            .field("ticket", &self.ticket)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T: Clone + Send + Sync + 'static> InFlight<T> {
-    fn end(&mut self, outcome: impl FnOnce(&Ticket) -> Outcome) {
-        if let Some(ticket) = self.ticket.take() {
-            let outcome = outcome(&ticket);
-            self.router.finish(ticket, outcome);
-            self.slot.fetch_sub(1, Ordering::Release);
-        }
-    }
-}
-
-/// Codes that count against the backend (it failed, rather than the call).
-fn is_backend_failure(code: i32) -> bool {
-    matches!(
-        Code::from(code),
-        Code::Unavailable
-            | Code::Internal
-            | Code::Unknown
-            | Code::DeadlineExceeded
-            | Code::DataLoss
-    )
-}
-
-impl<T: Clone + Send + Sync + 'static> InFlight<T> {
-    /// Ends the request: a gRPC status arrived (0 is OK), or the body
-    /// failed (`None`).
-    pub(crate) fn finish(&mut self, code: Option<i32>) {
-        let router = self.router.clone();
-        self.end(|ticket| match code {
-            Some(c) if !is_backend_failure(c) => {
-                Outcome::Success(router.now().saturating_sub(ticket.started()))
-            }
-            _ => Outcome::Failure,
-        });
-    }
-}
-
-impl<T: Clone + Send + Sync + 'static> Drop for InFlight<T> {
-    fn drop(&mut self) {
-        self.end(|_| Outcome::Abandoned);
-    }
-}
-
 /// The gRPC error a response carries in its headers: a trailers-only
 /// answer, or an HTTP error status mapped as gRPC clients map it (502, 503
 /// and 504 are `UNAVAILABLE`). `None` for a response that goes on.
@@ -333,86 +303,194 @@ fn early_status<B>(response: &Response<B>) -> Option<i32> {
     grpc_status(response.headers()).filter(|c| *c != 0)
 }
 
-/// Where the next attempt goes.
-enum Candidates<'a> {
-    Keyed(std::iter::Peekable<ringroute::router::Failover<'a>>),
-    /// The picker's choice; a retry avoids the node picked last.
-    Keyless {
-        last: Option<NodeIndex>,
-    },
+/// The node an attempt for `key` goes to: the first node of the key's
+/// failover order not `tried` yet, and with the router's bounded loads the
+/// first such node under its bound (the first one if all are full, as
+/// [`Router::lease`] falls back to the plain route).
+#[inline(always)]
+fn choose<T: Clone + Send + Sync + 'static>(
+    router: &Router<T>,
+    snapshot: &Snapshot<T>,
+    key: &[u8],
+    tried: &[NodeIndex],
+) -> Option<NodeIndex> {
+    match router.load_limits(snapshot) {
+        None if tried.is_empty() => snapshot.route(key),
+        None => snapshot.failover(key).find(|n| !tried.contains(n)),
+        Some(limits) => {
+            // The primary, found without walking, mostly has room.
+            if tried.is_empty() {
+                let primary = snapshot.route(key)?;
+                if limits.has_room(primary) {
+                    return Some(primary);
+                }
+            }
+            let mut fallback = None;
+            for node in snapshot.failover(key).filter(|n| !tried.contains(n)) {
+                if limits.has_room(node) {
+                    return Some(node);
+                }
+                fallback.get_or_insert(node);
+            }
+            fallback
+        }
+    }
+}
+
+/// Why the pool had no backend for a node of `snapshot`.
+#[cold]
+#[inline(never)]
+fn missed<T>(snapshot: &Snapshot<T>, miss: Miss) -> RouteError {
+    match miss {
+        Miss::NotMember => no_node(snapshot),
+        Miss::Factory { name, why } => RouteError::new(ErrorKind::Factory, Some(name), why),
+    }
+}
+
+/// Why no node could be chosen in `snapshot`.
+#[cold]
+#[inline(never)]
+fn no_node<T>(snapshot: &Snapshot<T>) -> RouteError {
+    let members = snapshot.nodes().len();
+    if members == 0 {
+        RouteError::new(ErrorKind::NoBackends, None, "the router has no members")
+    } else {
+        let why = format!("none of the {members} members is up");
+        RouteError::new(ErrorKind::AllDown, None, why)
+    }
 }
 
 impl<S, T> Shared<S, T>
 where
-    S: Clone,
+    S: Clone + Send + Sync + 'static,
     T: Clone + Send + Sync + 'static,
 {
-    /// The next node and a ticket on it, from the key's replicas or the
-    /// picker. The snapshot returned resolves the node's name.
-    fn next_node(
-        &self,
-        snapshot: &Arc<Snapshot<T>>,
-        candidates: &mut Candidates<'_>,
-    ) -> Option<(Arc<Snapshot<T>>, NodeIndex, Ticket)> {
-        match candidates {
-            Candidates::Keyed(walk) => {
-                let node = walk.next()?;
-                let ticket = self.router.start_on(snapshot, node)?.into_ticket();
-                Some((Arc::clone(snapshot), node, ticket))
-            }
-            Candidates::Keyless { last } => {
-                let mut ticket = self.router.pick_ticket()?;
-                // P2C may well pick the node that just failed: pick again a
-                // few times (it is random) before accepting it.
-                for _ in 0..3 {
-                    if Some(ticket.node()) != *last {
-                        break;
-                    }
-                    let again = self.router.pick_ticket()?;
-                    self.router
-                        .finish(std::mem::replace(&mut ticket, again), Outcome::Abandoned);
+    /// Starts an attempt: `key`'s node (skipping the nodes `tried`), or the
+    /// picker's for a keyless request (avoiding the last node tried).
+    #[inline(always)]
+    fn start(&self, key: Option<&[u8]>, tried: &[NodeIndex]) -> Result<InFlight<T>, RouteError> {
+        match key {
+            // The per-thread snapshot: no reference count touched.
+            Some(key) => self.router.with_snapshot(|snapshot| {
+                match choose(&self.router, snapshot, key, tried) {
+                    Some(node) => self.start_on(snapshot, node),
+                    None => Err(no_node(snapshot)),
                 }
-                *last = Some(ticket.node());
-                // The picker read the current snapshot, which may be newer
-                // than ours.
-                let now = self.router.snapshot();
-                Some((now, ticket.node(), ticket))
+            }),
+            None => self.start_keyless(tried.last().copied()),
+        }
+    }
+
+    /// Takes a slot on `node`'s backend and starts a lease on it.
+    #[inline(always)]
+    fn start_on(&self, snapshot: &Snapshot<T>, node: NodeIndex) -> Result<InFlight<T>, RouteError> {
+        let backend = self.acquire(snapshot, node)?;
+        match self.router.start_on(snapshot, node) {
+            Some(lease) => Ok(InFlight::new(node, lease.into_ticket(), backend)),
+            None => {
+                backend.release();
+                Err(no_node(snapshot))
             }
         }
     }
 
+    /// `node`'s backend, with a slot taken on it.
+    #[inline(always)]
+    fn acquire(
+        &self,
+        snapshot: &Snapshot<T>,
+        node: NodeIndex,
+    ) -> Result<Arc<Backend<S, T>>, RouteError> {
+        let backend = match self.pool.lookup(snapshot, node) {
+            Ok(b) => b,
+            Err(miss) => return Err(missed(snapshot, miss)),
+        };
+        if !backend.try_acquire(self.max_in_flight) {
+            return Err(self.overloaded(&backend));
+        }
+        Ok(backend)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn overloaded(&self, backend: &Backend<S, T>) -> RouteError {
+        self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
+        let why = format!("{} requests in flight, the maximum", self.max_in_flight);
+        RouteError::new(ErrorKind::Overloaded, Some(Arc::clone(&backend.name)), why)
+    }
+
+    /// The picker's node for a keyless attempt. P2C may well pick the node
+    /// that just failed (`last`): it picks again a few times (it is random)
+    /// before accepting it.
+    fn start_keyless(&self, last: Option<NodeIndex>) -> Result<InFlight<T>, RouteError> {
+        let Some(mut ticket) = self.router.pick_ticket() else {
+            return Err(no_node(&self.router.snapshot()));
+        };
+        for _ in 0..3 {
+            if Some(ticket.node()) != last {
+                break;
+            }
+            let Some(again) = self.router.pick_ticket() else {
+                break;
+            };
+            self.router
+                .finish(std::mem::replace(&mut ticket, again), Outcome::Abandoned);
+        }
+        let node = ticket.node();
+        // At least as new as the snapshot the picker read.
+        let snapshot = self.router.snapshot();
+        match self.acquire(&snapshot, node) {
+            Ok(backend) => Ok(InFlight::new(node, ticket, backend)),
+            Err(e) => {
+                self.router.finish(ticket, Outcome::Abandoned);
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether a failed attempt (the `attempt`-th, from 0) may be retried,
+    /// budget aside.
     fn may_retry(
         &self,
         failure: &Failure<'_>,
         body: &Prepared,
         attempt: usize,
         deadline: Option<Instant>,
-        candidates: &mut Candidates<'_>,
     ) -> bool {
-        let more = match candidates {
-            Candidates::Keyed(walk) => walk.peek().is_some(),
-            Candidates::Keyless { .. } => true,
-        };
-        let ok = attempt + 1 < self.retry.max_attempts
-            && more
+        attempt + 1 < self.retry.max_attempts
             && (self.retry.predicate)(failure)
             && body.replayable()
-            && deadline.is_none_or(|d| Instant::now() < d);
-        if !ok {
-            return false;
-        }
-        if self.budget.withdraw() {
-            self.counters.retries.fetch_add(1, Ordering::Relaxed);
-            true
-        } else {
-            self.counters.budget_refused.fetch_add(1, Ordering::Relaxed);
-            false
+            && deadline.is_none_or(|d| Instant::now() < d)
+    }
+
+    /// The next attempt after a failure the retry rules allow: `None` when
+    /// no node is left or the budget refuses (the failure stands), an error
+    /// when the next node cannot take it (overloaded, no service).
+    fn retry(
+        &self,
+        key: Option<&[u8]>,
+        tried: &[NodeIndex],
+    ) -> Option<Result<InFlight<T>, RouteError>> {
+        match self.start(key, tried) {
+            Ok(next) => {
+                if self.budget.withdraw() {
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    Some(Ok(next))
+                } else {
+                    self.counters.budget_refused.fetch_add(1, Ordering::Relaxed);
+                    // Dropped: the lease ends unreported.
+                    None
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::NoBackends | ErrorKind::AllDown) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 }
 
 impl<S, T> Shared<S, T>
 where
+    S: Clone + Send + Sync + 'static,
     T: Clone + Send + Sync + 'static,
 {
     async fn serve<B>(
@@ -420,66 +498,44 @@ where
         req: Request<Body>,
     ) -> Result<Response<ResponseBody<B, T>>, BoxError>
     where
-        S: Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
+        S: Service<Request<Body>, Response = Response<B>>,
         S::Future: Send,
         S::Error: Into<BoxError>,
     {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         self.budget.deposit();
         let deadline = grpc_timeout(req.headers()).map(|d| Instant::now() + d);
-        let key: Option<Key> = self.key.extract(&req);
+        // A closure's key is taken before the body is; a header's is read
+        // (borrowed) from the parts kept for the attempts.
+        let fn_key: Option<Bytes> = match &self.key {
+            KeySource::Fn(f) => f(&req),
+            KeySource::Header(_) => None,
+        };
         let (parts, body) = req.into_parts();
         let body = Prepared::read(body, self.replay_limit)
             .await
             .map_err(|s| RouteError::new(ErrorKind::RequestBody, None, s.message()))?;
-
-        let snapshot = self.router.snapshot();
-        self.pool.prune(&snapshot);
-        if snapshot.nodes().is_empty() {
-            return Err(
-                RouteError::new(ErrorKind::NoBackends, None, "the router has no members").into(),
-            );
-        }
-        let mut candidates = match &key {
-            Some(k) => Candidates::Keyed(snapshot.failover(k).peekable()),
-            None => Candidates::Keyless { last: None },
+        let key: Option<&[u8]> = match &self.key {
+            KeySource::Header(name) => key::header(&parts.headers, name).map(|v| v.as_bytes()),
+            KeySource::Fn(_) => fn_key.as_deref(),
         };
-        let mut last_error: Option<RouteError> = None;
+
+        // The nodes tried so far: allocated only when a retry comes.
+        let mut tried: Vec<NodeIndex> = Vec::new();
+        let mut guard = self.start(key, &tried)?;
         let mut attempt = 0;
-        while attempt < self.retry.max_attempts {
-            let Some((snap, node, ticket)) = self.next_node(&snapshot, &mut candidates) else {
-                break;
-            };
-            let Some(member) = snap.node(node) else {
-                self.router.finish(ticket, Outcome::Abandoned);
-                break;
-            };
-            let backend = self.pool.get(member.name());
-            let name = Arc::clone(&backend.name);
-            let service = match &backend.service {
-                Ok(s) => s.clone(),
-                Err(why) => {
-                    self.router.finish(ticket, Outcome::Abandoned);
-                    return Err(RouteError::new(ErrorKind::Factory, Some(name), why).into());
-                }
-            };
-            if !backend.try_acquire(self.max_in_flight) {
-                self.router.finish(ticket, Outcome::Abandoned);
-                self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
-                let why = format!("{} requests in flight, the maximum", self.max_in_flight);
-                return Err(RouteError::new(ErrorKind::Overloaded, Some(name), why).into());
-            }
-            let mut guard = InFlight {
-                router: self.router.clone(),
-                ticket: Some(ticket),
-                slot: Arc::clone(&backend.in_flight),
-            };
+        loop {
+            let name = Arc::clone(guard.backend_name());
+            let service: S = guard
+                .service::<S>()
+                .expect("guards of this service hold its own backends")
+                .clone();
             let mut request = Request::from_parts(parts.clone(), body.attempt());
             if let Some(d) = deadline {
                 let left = d.saturating_duration_since(Instant::now());
                 request
                     .headers_mut()
-                    .insert("grpc-timeout", timeout_value(left));
+                    .insert(GRPC_TIMEOUT.clone(), timeout_value(left));
             }
             let call = service.oneshot(request);
             let result = match deadline {
@@ -497,45 +553,45 @@ where
                 },
                 None => call.await,
             };
-            match result {
+            let (failure, error) = match result {
                 Ok(response) => match early_status(&response) {
+                    None => return Ok(response.map(|b| ResponseBody::new(b, Some(guard)))),
                     // A trailers-only error: nothing of the answer was read.
                     Some(code) => {
                         guard.finish(Some(code));
                         let failure = Failure::Status(Code::from(code));
-                        if self.may_retry(&failure, &body, attempt, deadline, &mut candidates) {
-                            attempt += 1;
-                            continue;
+                        if !self.may_retry(&failure, &body, attempt, deadline) {
+                            return Ok(response.map(|b| ResponseBody::new(b, None)));
                         }
-                        return Ok(response.map(|b| ResponseBody::new(b, None)));
+                        tried.push(guard.node());
+                        match self.retry(key, &tried) {
+                            Some(next) => {
+                                guard = next?;
+                                attempt += 1;
+                                continue;
+                            }
+                            None => return Ok(response.map(|b| ResponseBody::new(b, None))),
+                        }
                     }
-                    None => return Ok(response.map(|b| ResponseBody::new(b, Some(guard)))),
                 },
                 Err(e) => {
                     guard.finish(None);
                     let e: BoxError = e.into();
                     let error = RouteError::new(ErrorKind::Backend, Some(name), chain(&*e));
-                    if self.may_retry(
-                        &Failure::Transport(&*e),
-                        &body,
-                        attempt,
-                        deadline,
-                        &mut candidates,
-                    ) {
-                        last_error = Some(error);
-                        attempt += 1;
-                        continue;
-                    }
-                    return Err(error.into());
+                    (e, error)
                 }
+            };
+            if !self.may_retry(&Failure::Transport(&*failure), &body, attempt, deadline) {
+                return Err(error.into());
+            }
+            tried.push(guard.node());
+            match self.retry(key, &tried) {
+                Some(next) => {
+                    guard = next?;
+                    attempt += 1;
+                }
+                None => return Err(error.into()),
             }
         }
-        Err(match last_error {
-            Some(e) => e.into(),
-            None => {
-                let why = format!("none of the {} members is up", snapshot.nodes().len());
-                RouteError::new(ErrorKind::AllDown, None, why).into()
-            }
-        })
     }
 }

@@ -50,6 +50,8 @@ pub struct GetReply {
 pub const OK: u8 = 0;
 pub const UNAVAILABLE: u8 = 1;
 pub const SLOW: u8 = 2;
+/// Waits for [`State::hold`] permits (see [`Server::release`]).
+pub const HOLD: u8 = 3;
 
 /// Request ids served successfully, across every server of a test.
 pub type Log = Arc<Mutex<HashMap<u64, u32>>>;
@@ -61,7 +63,29 @@ pub struct State {
     pub health_hangs: AtomicBool,
     /// `Get` calls received (answered or not).
     pub hits: AtomicU64,
+    /// `Get` calls being handled now, and the most there ever were.
+    pub active: AtomicU64,
+    pub peak: AtomicU64,
+    /// In `HOLD` mode each `Get` takes a permit first.
+    pub hold: tokio::sync::Semaphore,
     pub log: Log,
+}
+
+/// Counts a `Get` as active while it lives.
+struct Active<'a>(&'a State);
+
+impl<'a> Active<'a> {
+    fn new(state: &'a State) -> Self {
+        let now = state.active.fetch_add(1, Ordering::SeqCst) + 1;
+        state.peak.fetch_max(now, Ordering::SeqCst);
+        Active(state)
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 #[derive(Clone)]
@@ -83,10 +107,12 @@ impl UnaryService<GetRequest> for Get {
         let state = Arc::clone(&self.0);
         Box::pin(async move {
             state.hits.fetch_add(1, Ordering::Relaxed);
+            let _active = Active::new(&state);
             let req = request.into_inner();
             match state.mode.load(Ordering::Relaxed) {
                 UNAVAILABLE => return Err(Status::unavailable("test server refuses")),
                 SLOW => tokio::time::sleep(Duration::from_millis(300)).await,
+                HOLD => drop(state.hold.acquire().await),
                 _ => {}
             }
             *state.log.lock().entry(req.id).or_insert(0) += 1;
@@ -165,6 +191,9 @@ impl Server {
             mode: AtomicU8::new(OK),
             health_hangs: AtomicBool::new(false),
             hits: AtomicU64::new(0),
+            active: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+            hold: tokio::sync::Semaphore::new(0),
             log,
         });
         let mut server = Server {
@@ -212,6 +241,16 @@ impl Server {
 
     pub fn hits(&self) -> u64 {
         self.state.hits.load(Ordering::Relaxed)
+    }
+
+    /// `Get` calls being handled now.
+    pub fn active(&self) -> u64 {
+        self.state.active.load(Ordering::SeqCst)
+    }
+
+    /// Lets every held `Get` (and every later one) through.
+    pub fn release(&self) {
+        self.state.hold.add_permits(1 << 20);
     }
 }
 
