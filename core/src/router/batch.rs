@@ -237,7 +237,8 @@ impl<T: Clone> Control<T> {
         ) {
             // MementoHash's placement depends on the order buckets were
             // removed in: a rebuild from the table would forget it and move
-            // keys that must stay. Tell it slot by slot, leaves first.
+            // keys that must stay. Tell it change by change when the order
+            // is known, else slot by slot, leaves first.
             let mut next = self.placement().clone();
             let slots = old.capacity().max(self.nodes.capacity());
             let same = |i: usize| {
