@@ -18,7 +18,9 @@ use crate::report::tie_warning;
 use crate::router::{self, Algo, Config, Ties};
 use crate::text::{count, duration, line, pct, weight};
 
-const LABEL: usize = 38;
+// Five algorithms beside the ideal fit in 100 columns.
+const LABEL: usize = 36;
+const IDEAL: usize = 7;
 const CELL: usize = 10;
 const NA: &str = "n/a";
 
@@ -69,10 +71,11 @@ pub fn run(
     let members = spec.members();
     let mut columns = Vec::new();
     for algo in Algo::ALL {
-        let outcome = if algo == Algo::Jump && router::unweighted_conflict(&members).is_some() {
+        let outcome = if algo.unweighted() && router::unweighted_conflict(&members).is_some() {
             progress.advance(keys * per_algo as u64);
             Err(format!(
-                "{NA}: unweighted (jump needs weight 1 on every node; weights here go up to {})",
+                "{NA}: unweighted ({} needs weight 1 on every node; weights here go up to {})",
+                algo.name(),
                 weight(spec.nodes.iter().map(|n| n.weight).fold(0.0, f64::max))
             ))
         } else {
@@ -182,9 +185,9 @@ impl Table<'_> {
         let share = |k: u64| k as f64 / keys;
 
         line!(self.out);
-        let mut head = format!("{:<LABEL$}  {:>8}", "", "ideal");
+        let mut head = format!("{:<LABEL$}  {:>IDEAL$}", "", "ideal");
         for col in &self.c.columns {
-            head += &format!("  {:>CELL$}", col.algo.name());
+            head += &format!(" {:>CELL$}", col.algo.name());
         }
         line!(self.out, "{head}");
 
@@ -280,10 +283,10 @@ impl Table<'_> {
     }
 
     fn row(&mut self, label: &str, ideal: &str, cell: impl Fn(&Measures) -> String) {
-        let mut text = format!("  {:<w$}  {ideal:>8}", label, w = LABEL - 2);
+        let mut text = format!("  {:<w$}  {ideal:>IDEAL$}", label, w = LABEL - 2);
         for col in &self.c.columns {
             let value = col.outcome.as_ref().map_or_else(|_| NA.to_string(), &cell);
-            text += &format!("  {value:>CELL$}");
+            text += &format!(" {value:>CELL$}");
         }
         line!(self.out, "{text}");
     }

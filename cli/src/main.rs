@@ -258,7 +258,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Analyze(args) => {
             let spec = if !args.cluster.is_empty() {
                 args.cluster.load()?
-            } else if args.algo.algo == Algo::Jump && !args.compare {
+            } else if args.algo.algo.unweighted() && !args.compare {
                 // Jump cannot weigh nodes; the demo's point is to show an
                 // algorithm at work, not to refuse it.
                 ClusterSpec::demo_unweighted(args.cluster.vnodes)

@@ -31,12 +31,13 @@ pub fn render(spec: &ClusterSpec, a: &Analysis) -> String {
 }
 
 fn header(out: &mut String, spec: &ClusterSpec, a: &Analysis) {
-    let source = match (spec.demo, a.algo) {
-        (true, Algo::Jump) => {
-            " (built-in demo, every weight 1 for jump; --node or --nodes for yours)"
-        }
-        (true, _) => " (built-in demo cluster: give --node or --nodes to analyze yours)",
-        (false, _) => "",
+    let source = match (spec.demo, a.algo.unweighted()) {
+        (true, true) => format!(
+            " (built-in demo, every weight 1 for {}; --node or --nodes for yours)",
+            a.algo.name()
+        ),
+        (true, false) => " (built-in demo cluster: give --node or --nodes to analyze yours)".into(),
+        (false, _) => String::new(),
     };
     line!(out, "ringroute analyze: {} nodes{source}", spec.len());
     line!(
@@ -169,7 +170,7 @@ fn exact_source(algo: Algo) -> Option<&'static str> {
     match algo {
         Algo::Ring => Some("Ring::ownership, summed arcs, no sampling"),
         Algo::Maglev => Some("its table slots / M, no sampling"),
-        Algo::Jump | Algo::Rendezvous => None,
+        Algo::Jump | Algo::Jumpback | Algo::Rendezvous => None,
     }
 }
 

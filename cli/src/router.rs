@@ -30,6 +30,9 @@ pub enum Algo {
     /// Jump hash with MementoHash removals: unweighted, every weight must be 1;
     /// a node's bucket is its position in the node list
     Jump,
+    /// JumpBackHash (Ertl 2024) with MementoHash removals: integer-only jump,
+    /// unweighted like jump, but not jump's placement
+    Jumpback,
     /// Weighted rendezvous (highest random weight): scores every node per key
     Rendezvous,
     /// Maglev lookup table of --table-size slots, weighted
@@ -37,22 +40,34 @@ pub enum Algo {
 }
 
 impl Algo {
-    pub const ALL: [Algo; 4] = [Algo::Ring, Algo::Jump, Algo::Rendezvous, Algo::Maglev];
+    pub const ALL: [Algo; 5] = [
+        Algo::Ring,
+        Algo::Jump,
+        Algo::Jumpback,
+        Algo::Rendezvous,
+        Algo::Maglev,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Algo::Ring => "ring",
             Algo::Jump => "jump",
+            Algo::Jumpback => "jumpback",
             Algo::Rendezvous => "rendezvous",
             Algo::Maglev => "maglev",
         }
+    }
+
+    /// Whether the algorithm ignores weights (every node must have weight 1).
+    pub fn unweighted(self) -> bool {
+        matches!(self, Algo::Jump | Algo::Jumpback)
     }
 
     /// Where a down node's keys go, for failure reports.
     pub fn failover(self) -> &'static str {
         match self {
             Algo::Ring => "each key goes to the next up node clockwise (its second replica)",
-            Algo::Jump => "each key is re-hashed until it lands on an up node",
+            Algo::Jump | Algo::Jumpback => "each key is re-hashed until it lands on an up node",
             Algo::Rendezvous => "each key goes to the up node with its next-highest score",
             Algo::Maglev => "each key walks the table to the next slot of an up node",
         }
@@ -107,6 +122,7 @@ impl Config {
                 vnodes: self.vnodes,
             },
             Algo::Jump => Algorithm::Jump,
+            Algo::Jumpback => Algorithm::JumpBack,
             Algo::Rendezvous => Algorithm::Rendezvous,
             Algo::Maglev => Algorithm::Maglev {
                 table_size: self.table_size,
@@ -183,13 +199,14 @@ pub fn unweighted_conflict<'a>(members: &[Member<'a>]) -> Option<Member<'a>> {
 /// errors.
 pub fn build(config: Config, members: &[Member<'_>]) -> Result<Box<dyn Router>, CliError> {
     match config.algo {
-        Algo::Jump => {
+        Algo::Jump | Algo::Jumpback => {
             if let Some(m) = unweighted_conflict(members) {
                 // Jump would refuse it anyway; saying which node and what to
                 // use instead saves a round trip.
                 return Err(CliError::usage(format!(
-                    "--algo jump is unweighted: every node needs weight 1, but \"{}\" has weight {} \
+                    "--algo {} is unweighted: every node needs weight 1, but \"{}\" has weight {} \
                      (use ring, rendezvous or maglev for weighted nodes)",
+                    config.algo.name(),
                     m.name,
                     weight(m.weight)
                 )));

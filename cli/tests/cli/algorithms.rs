@@ -7,13 +7,14 @@
 use std::collections::{HashMap, HashSet};
 
 use ringroute::place::jump::JumpIndex;
+use ringroute::place::jumpback::JumpBackIndex;
 use ringroute::place::maglev::MaglevTable;
 use ringroute::place::rendezvous::RendezvousIndex;
 use ringroute::{Cluster, NodeState, Placement, RingIndex};
 
 use super::{NODE_ARGS, NODES, assert_error, ringroute, stderr, stdout};
 
-const ALGOS: [&str; 4] = ["ring", "jump", "rendezvous", "maglev"];
+const ALGOS: [&str; 5] = ["ring", "jump", "jumpback", "rendezvous", "maglev"];
 
 /// What the tests ask of a library cluster, whatever its placement.
 trait Lib {
@@ -48,6 +49,7 @@ fn library(algo: &str, nodes: &[(String, f64)]) -> Box<dyn Lib> {
     match algo {
         "ring" => build(RingIndex::new(160).unwrap(), nodes),
         "jump" => build(JumpIndex::new(), nodes),
+        "jumpback" => build(JumpBackIndex::with_bucket_fn(), nodes),
         "rendezvous" => build(RendezvousIndex::new(), nodes),
         "maglev" => build(MaglevTable::new(65_537).unwrap(), nodes),
         _ => unreachable!("{algo}"),
@@ -78,7 +80,7 @@ fn route_every_algorithm_gives_members_and_distinct_replicas() {
     let weighted: Vec<(String, f64)> = NODES.iter().map(|&(n, w)| (n.into(), w)).collect();
     let input: String = (0..300).map(|i| format!("user:{i}\n")).collect();
     for algo in ALGOS {
-        let nodes = if algo == "jump" {
+        let nodes = if algo.starts_with("jump") {
             unit_nodes(5)
         } else {
             weighted.clone()
@@ -163,31 +165,40 @@ fn bad_table_size_and_fail_names_are_usage_errors() {
 }
 
 /// The cells of the comparison row labelled `label`: ideal, then one per
-/// algorithm.
-fn compare_row<'a>(text: &'a str, label: &str) -> Vec<&'a str> {
+/// algorithm. The table is fixed-width (`cli/src/compare.rs`): a 36-column
+/// label, two spaces, a 7-column ideal, then a space and 10 columns per
+/// algorithm; cells may hold a space ("1.2 ms").
+fn compare_row(text: &str, label: &str) -> Vec<String> {
     let line = text
         .lines()
         .find(|l| l.trim_start().starts_with(label))
         .unwrap_or_else(|| panic!("no row {label:?} in:\n{text}"));
-    let cells: Vec<&str> = line
-        .split("  ")
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .skip(1)
-        .collect();
-    assert_eq!(cells.len(), 5, "{line}");
+    let chars: Vec<char> = line.chars().collect();
+    let cell = |from: usize, width: usize| -> String {
+        chars[from.min(chars.len())..(from + width).min(chars.len())]
+            .iter()
+            .collect::<String>()
+            .trim()
+            .to_string()
+    };
+    let mut cells = vec![cell(38, 7)];
+    cells.extend((0..ALGOS.len()).map(|i| cell(45 + 11 * i + 1, 10)));
+    assert_eq!(cells.len(), ALGOS.len() + 1, "{line}");
     cells
 }
 
 #[test]
-fn compare_prints_all_four_algorithms() {
+fn compare_prints_every_algorithm() {
     let text = run(&["analyze", "--compare", "--keys", "20000"].map(String::from));
     let header = text
         .lines()
         .find(|l| l.trim_start().starts_with("ideal"))
         .unwrap_or_else(|| panic!("no header in:\n{text}"));
     let columns: Vec<&str> = header.split_whitespace().collect();
-    assert_eq!(columns, ["ideal", "ring", "jump", "rendezvous", "maglev"]);
+    assert_eq!(
+        columns,
+        ["ideal", "ring", "jump", "jumpback", "rendezvous", "maglev"]
+    );
     for algo in ALGOS {
         assert!(
             text.lines().any(|l| l.starts_with(&format!("{algo:<12}"))),
@@ -196,13 +207,18 @@ fn compare_prints_all_four_algorithms() {
     }
     // The demo is weighted: jump is skipped, not an error.
     assert!(text.contains("jump        n/a: unweighted"), "{text}");
+    assert!(text.contains("jumpback    n/a: unweighted"), "{text}");
     let only = compare_row(&text, "only the removed node's keys moved");
-    assert_eq!(only, ["yes", "yes", "n/a", "yes", "no"], "{text}");
+    assert_eq!(only, ["yes", "yes", "n/a", "n/a", "yes", "no"], "{text}");
     let extra = compare_row(&text, "others' keys moved too, max");
-    assert_eq!(&extra[..4], ["0.00%", "0.00%", "n/a", "0.00%"], "{text}");
-    assert_ne!(extra[4], "0.00%", "maglev moves a few other keys:\n{text}");
+    assert_eq!(
+        &extra[..5],
+        ["0.00%", "0.00%", "n/a", "n/a", "0.00%"],
+        "{text}"
+    );
+    assert_ne!(extra[5], "0.00%", "maglev moves a few other keys:\n{text}");
     let back = compare_row(&text, "all back when marked up again");
-    assert_eq!(back, ["yes", "yes", "n/a", "yes", "yes"], "{text}");
+    assert_eq!(back, ["yes", "yes", "n/a", "n/a", "yes", "yes"], "{text}");
     for label in ["peak-to-mean, sampled", "build time", "lookup, ns per"] {
         let row = compare_row(&text, label);
         assert!(row[1..].iter().all(|c| !c.is_empty()), "{row:?}");
@@ -221,7 +237,7 @@ fn compare_prints_all_four_algorithms() {
     let text = run(&args);
     assert!(!text.contains("n/a"), "{text}");
     let only = compare_row(&text, "only the removed node's keys moved");
-    assert_eq!(only, ["yes", "yes", "yes", "yes", "no"], "{text}");
+    assert_eq!(only, ["yes", "yes", "yes", "yes", "yes", "no"], "{text}");
     let moved = compare_row(&text, "moved, mean");
     assert_eq!(moved[0], "12.50%", "{text}");
 }
