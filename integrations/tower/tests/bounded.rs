@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{HOLD, Log, Routed, Server, UNAVAILABLE, get, servers};
+use common::{HOLD, Log, Routed, Server, UNAVAILABLE, get, routed, servers};
 use ringroute::NodeIndex;
 use ringroute::router::Router;
 use ringroute_tower::{RetryConfig, RingrouteService, lazy_channel};
@@ -239,13 +239,7 @@ async fn bounded_loads_under_concurrency_and_churn_lose_nothing() {
     let log = Log::default();
     let mut servers = servers(4, &log).await;
     let router = router(&servers[..3], true);
-    let clients: Vec<Routed> = (0..2)
-        .map(|_| {
-            RingrouteService::builder(router.clone(), lazy_channel)
-                .retry(RetryConfig::default().budget(Duration::from_secs(10), 100, 1.0))
-                .build()
-        })
-        .collect();
+    let clients: Vec<Routed> = (0..2).map(|_| routed(&router)).collect();
     let mut calls = Vec::new();
     for (c, client) in clients.iter().enumerate() {
         for i in 0..PER_CLIENT {

@@ -7,22 +7,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Log, Routed, get, keys, servers};
+use common::{Log, Routed, get, keys, routed, servers};
 use ringroute::health::PhiConfig;
 use ringroute::router::{NodeHealth, Router};
-use ringroute_tower::{HealthChecker, HealthConfig, RetryConfig, RingrouteService, lazy_channel};
+use ringroute_tower::{HealthChecker, HealthConfig};
 
 const KEYS: usize = 200;
-
-fn generous_retries() -> RetryConfig {
-    RetryConfig::default().budget(Duration::from_secs(10), 100, 1.0)
-}
-
-fn routed(router: &Router) -> Routed {
-    RingrouteService::builder(router.clone(), lazy_channel)
-        .retry(generous_retries())
-        .build()
-}
 
 /// Which server answered each key (every request must succeed); 16
 /// requests in flight at a time.

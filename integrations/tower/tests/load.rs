@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{Log, Routed, SLOW, UNAVAILABLE, get, servers};
+use common::{Log, Routed, SLOW, UNAVAILABLE, get, routed, servers};
 use ringroute::router::Router;
 use ringroute_tower::{ErrorKind, RetryConfig, RingrouteService, RouteError, lazy_channel};
 use tonic::Code;
@@ -26,13 +26,7 @@ async fn two_clients_with_a_thousand_requests_each_while_membership_changes() {
         .build()
         .unwrap();
     // Two clients: two services (own backends, own budgets) on one router.
-    let clients: Vec<Routed> = (0..2)
-        .map(|_| {
-            RingrouteService::builder(router.clone(), lazy_channel)
-                .retry(RetryConfig::default().budget(Duration::from_secs(10), 100, 1.0))
-                .build()
-        })
-        .collect();
+    let clients: Vec<Routed> = (0..2).map(|_| routed(&router)).collect();
 
     let mut calls = Vec::new();
     for (c, client) in clients.iter().enumerate() {

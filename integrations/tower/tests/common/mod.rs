@@ -265,6 +265,14 @@ pub async fn servers(n: usize, log: &Log) -> Vec<Server> {
 
 pub type Routed = RingrouteService<Channel>;
 
+/// A service over `router` whose retry budget never runs dry in a test
+/// (every failed attempt may be retried).
+pub fn routed(router: &ringroute::router::Router) -> Routed {
+    RingrouteService::builder(router.clone(), ringroute_tower::lazy_channel)
+        .retry(ringroute_tower::RetryConfig::default().budget(Duration::from_secs(10), 100, 1.0))
+        .build()
+}
+
 /// One `Get` through `service`, keyed by `key` (or keyless).
 pub async fn get(service: &Routed, key: Option<&str>, id: u64) -> Result<GetReply, Status> {
     let mut grpc = tonic::client::Grpc::new(service.clone());
