@@ -13,10 +13,16 @@
 //!   `examples/decision_cost.rs`, asserted by `scripts/test-instructions`.
 //! * Loopback comparison (printed, not a criterion group): requests/s and
 //!   p50/p99 latency of unary calls through `RingrouteService` against
-//!   tonic's own `Channel::balance_channel` over the same 3 servers, with
-//!   32 callers in flight. Rounds interleave the two (and alternate which
-//!   goes first); the medians over rounds are reported. Goal: ≥ 0.95× the
+//!   tonic's own `Channel::balance_channel` over the same 3 servers, with 1
+//!   caller (a call's own latency) and with 32 in flight (the two cores
+//!   saturated). Every call has a key of its own. Rows: the key as a
+//!   `RouteKey` extension, as the `x-ringroute-key` header, the extension
+//!   with bounded loads, keyless requests (the router's P2C), and
+//!   `balance_channel` with and without the key header (what the header
+//!   itself costs). Rounds interleave the clients (each round starts with
+//!   another one); the medians over rounds are reported. Goal: ≥ 0.95× the
 //!   throughput and ≤ 1.05× the latency of `balance_channel`.
+//!   `RINGROUTE_LOOPBACK_ONLY=<row>` runs one row only, to profile it.
 //!
 //! `cargo bench -p ringroute-tower --bench tower` (`-- route_decision` for
 //! the decision alone); in test mode each part runs once, briefly.
@@ -32,7 +38,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group};
 use http::uri::PathAndQuery;
 use ringroute::health::ManualClock;
 use ringroute::router::Router;
-use ringroute_tower::{RingrouteService, lazy_channel};
+use ringroute_tower::{RingrouteService, RouteKey, lazy_channel};
 use tonic::body::Body;
 use tonic::client::GrpcService;
 use tonic::transport::channel::Change;
@@ -119,9 +125,20 @@ fn route_decision(c: &mut Criterion) {
 
 criterion_group!(benches, route_decision);
 
-/// One round: `callers` tasks, each making `per_caller` unary calls.
-/// Returns (requests/s, sorted latencies).
-async fn round<S>(service: S, callers: usize, per_caller: usize) -> (f64, Vec<Duration>)
+/// How a round's requests carry their key.
+#[derive(Clone, Copy)]
+enum Key {
+    /// A [`RouteKey`] extension (nothing on the wire).
+    Extension,
+    /// The `x-ringroute-key` header.
+    Header,
+    /// No key.
+    None,
+}
+
+/// One round: `callers` tasks, each making `per_caller` unary calls, every
+/// call with a key of its own. Returns (requests/s, sorted latencies).
+async fn round<S>(service: S, how: Key, callers: usize, per_caller: usize) -> (f64, Vec<Duration>)
 where
     S: GrpcService<Body> + Clone + Send + 'static,
     S::Future: Send,
@@ -137,13 +154,21 @@ where
             let mut grpc = tonic::client::Grpc::new(service);
             let mut latencies = Vec::with_capacity(per_caller);
             for i in 0..per_caller {
-                let key = format!("user:{}", (c * per_caller + i) % 1000);
+                let key = format!("user:{}", c * per_caller + i);
                 let mut req = tonic::Request::new(GetRequest {
                     key: key.clone(),
                     id: i as u64,
                 });
-                req.metadata_mut()
-                    .insert("x-ringroute-key", key.parse().unwrap());
+                match how {
+                    Key::Extension => {
+                        req.extensions_mut().insert(RouteKey::new(key));
+                    }
+                    Key::Header => {
+                        req.metadata_mut()
+                            .insert("x-ringroute-key", key.parse().unwrap());
+                    }
+                    Key::None => {}
+                }
                 let t = Instant::now();
                 grpc.ready().await.map_err(Into::into).unwrap();
                 let codec = ProstCodec::<GetRequest, GetReply>::default();
@@ -170,8 +195,19 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
+
+/// The clients compared on loopback, in the order printed; the last is the
+/// reference the ratios are to.
+const CLIENTS: [&str; 6] = [
+    "ringroute-tower, RouteKey extension",
+    "ringroute-tower, key header",
+    "ringroute-tower, extension, bounded 1.25",
+    "ringroute-tower, keyless (P2C)",
+    "balance_channel, key header sent",
+    "tonic balance_channel (P2C)",
+];
 
 fn loopback(measure: bool) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -184,50 +220,80 @@ fn loopback(measure: bool) {
         let mut servers = common::servers(3, &log).await;
         let names: Vec<String> = servers.iter().map(|s| s.name()).collect();
 
-        let router: Router = names.iter().fold(Router::builder(), |b, n| b.node(n, 1.0)).build().unwrap();
-        let ours = RingrouteService::builder(router, lazy_channel).build();
+        let router = |bounded: bool| -> Router {
+            let b = names.iter().fold(Router::builder(), |b, n| b.node(n, 1.0));
+            if bounded { b.bounded_loads(1.25) } else { b }.build().unwrap()
+        };
+        let ours = RingrouteService::builder(router(false), lazy_channel).build();
+        let bounded = RingrouteService::builder(router(true), lazy_channel).build();
         let (theirs, tx) = Channel::balance_channel::<String>(1024);
         for n in &names {
             let endpoint = Endpoint::from_shared(format!("http://{n}")).unwrap();
             tx.send(Change::Insert(n.clone(), endpoint)).await.unwrap();
         }
+        let run = |which: usize, callers: usize, per_caller: usize| {
+            let (ours, bounded, theirs) = (ours.clone(), bounded.clone(), theirs.clone());
+            async move {
+                match which {
+                    0 => round(ours, Key::Extension, callers, per_caller).await,
+                    1 => round(ours, Key::Header, callers, per_caller).await,
+                    2 => round(bounded, Key::Extension, callers, per_caller).await,
+                    3 => round(ours, Key::None, callers, per_caller).await,
+                    4 => round(theirs, Key::Header, callers, per_caller).await,
+                    _ => round(theirs, Key::None, callers, per_caller).await,
+                }
+            }
+        };
+        // RINGROUTE_LOOPBACK_ONLY=<row> runs one client only (to profile it).
+        let only: Option<usize> = std::env::var("RINGROUTE_LOOPBACK_ONLY")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        let chosen: Vec<usize> = (0..CLIENTS.len())
+            .filter(|w| only.is_none_or(|o| o == *w))
+            .collect();
 
-        let (rounds, callers, per_caller) = if measure { (7, 32, 500) } else { (1, 4, 10) };
-        // Warm both up (connections, allocator).
-        round(ours.clone(), callers, per_caller / 5 + 1).await;
-        round(theirs.clone(), callers, per_caller / 5 + 1).await;
-
-        let mut stats: [Vec<(f64, f64, f64)>; 2] = [Vec::new(), Vec::new()];
-        for r in 0..rounds {
-            for which in [r % 2, 1 - r % 2] {
-                let (rps, lat) = if which == 0 {
-                    round(ours.clone(), callers, per_caller).await
-                } else {
-                    round(theirs.clone(), callers, per_caller).await
-                };
-                let us = |d: Duration| d.as_secs_f64() * 1e6;
-                stats[which].push((rps, us(quantile(&lat, 0.5)), us(quantile(&lat, 0.99))));
+        // One caller: a call's own latency. 32: the two cores saturated.
+        let levels: &[(usize, usize)] = if measure { &[(1, 4000), (32, 500)] } else { &[(4, 10)] };
+        let rounds = if measure { 7 } else { 1 };
+        for &(callers, per_caller) in levels {
+            // Warm each up (connections, allocator).
+            for &w in &chosen {
+                run(w, callers, per_caller / 5 + 1).await;
+            }
+            let mut stats: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); CLIENTS.len()];
+            for r in 0..rounds {
+                // Each round starts with another client.
+                for i in 0..chosen.len() {
+                    let w = chosen[(r + i) % chosen.len()];
+                    let (rps, lat) = run(w, callers, per_caller).await;
+                    let us = |d: Duration| d.as_secs_f64() * 1e6;
+                    stats[w].push((rps, us(quantile(&lat, 0.5)), us(quantile(&lat, 0.99))));
+                }
+            }
+            let med = |w: usize, f: fn(&(f64, f64, f64)) -> f64| median(stats[w].iter().map(f).collect());
+            println!(
+                "\nloopback unary calls: 3 servers, {callers} caller(s), {rounds} interleaved rounds of {} calls (a key each), medians",
+                callers * per_caller
+            );
+            println!(
+                "{:<42} {:>8} {:>8} {:>8}   ratio to balance_channel",
+                "client", "req/s", "p50 µs", "p99 µs"
+            );
+            let base = CLIENTS.len() - 1;
+            for &w in &chosen {
+                let ratio = |f: fn(&(f64, f64, f64)) -> f64| med(w, f) / med(base, f);
+                println!(
+                    "{:<42} {:>8.0} {:>8.1} {:>8.1}   {:.3}× {:.3}× {:.3}×",
+                    CLIENTS[w],
+                    med(w, |s| s.0),
+                    med(w, |s| s.1),
+                    med(w, |s| s.2),
+                    ratio(|s| s.0),
+                    ratio(|s| s.1),
+                    ratio(|s| s.2),
+                );
             }
         }
-        let med = |w: usize, f: fn(&(f64, f64, f64)) -> f64| median(stats[w].iter().map(f).collect());
-        let row = |label: &str, w: usize| {
-            println!(
-                "{label:<32} {:>10.0} {:>10.1} {:>10.1}",
-                med(w, |s| s.0),
-                med(w, |s| s.1),
-                med(w, |s| s.2)
-            )
-        };
-        println!("\nloopback unary calls: 3 servers, {callers} callers, {rounds} interleaved rounds of {} calls, medians", callers * per_caller);
-        println!("{:<32} {:>10} {:>10} {:>10}", "client", "req/s", "p50 µs", "p99 µs");
-        row("ringroute-tower (keyed)", 0);
-        row("tonic balance_channel (P2C)", 1);
-        println!(
-            "ratio ours/theirs: throughput {:.3}×, p50 {:.3}×, p99 {:.3}×",
-            med(0, |s| s.0) / med(1, |s| s.0),
-            med(0, |s| s.1) / med(1, |s| s.1),
-            med(0, |s| s.2) / med(1, |s| s.2),
-        );
         for s in &mut servers {
             s.stop().await;
         }

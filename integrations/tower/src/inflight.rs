@@ -52,10 +52,9 @@ impl<T: Clone + Send + Sync + 'static> InFlight<T> {
         self.backend.name()
     }
 
-    /// The inner service of the backend, if it is an `S`.
-    pub(crate) fn service<S: Send + Sync + 'static>(&self) -> Option<&S> {
-        let backend = self.backend.as_any().downcast_ref::<Backend<S, T>>()?;
-        Some(&backend.service)
+    /// The backend, if its service is an `S`.
+    pub(crate) fn backend_of<S: Send + Sync + 'static>(&self) -> Option<&Backend<S, T>> {
+        self.backend.as_any().downcast_ref::<Backend<S, T>>()
     }
 
     /// Ends the request: a gRPC status arrived (0 is OK), or the body

@@ -3,7 +3,8 @@
 //!
 //! [`RingrouteService`] is a `tower::Service<http::Request<tonic::body::Body>>`,
 //! so a generated tonic client (or `tonic::client::Grpc`) takes it as its
-//! transport. Each request's key comes from a header (default
+//! transport. Each request's key comes from a [`RouteKey`] extension set on
+//! the request (nothing sent on the wire), a header (default
 //! `x-ringroute-key`) or a closure; the key's node on the router's ring gets
 //! the request, and its next replicas get it again if that node fails.
 //! Requests without a key go to the router's picker (P2C least connections
@@ -95,7 +96,7 @@ pub use body::ResponseBody;
 pub use error::{BoxError, ErrorKind, RouteError};
 pub use health::{HealthChecker, HealthConfig};
 pub use inflight::InFlight;
-pub use key::{DEFAULT_KEY_HEADER, KeySource};
+pub use key::{DEFAULT_KEY_HEADER, KeySource, RouteKey};
 pub use pool::Factory;
 pub use retry::{Failure, RetryConfig, default_retryable};
 pub use service::{

@@ -29,6 +29,10 @@ pub type Factory<S> = Arc<dyn Fn(&str) -> Result<S, BoxError> + Send + Sync>;
 pub(crate) struct Backend<S, T> {
     pub name: Arc<str>,
     pub service: S,
+    /// Clones of `service` given back after a call, for the next ones. A
+    /// fresh clone of a tonic `Channel` (a tower `Buffer`) allocates when
+    /// first polled ready; a reused one has that allocation already.
+    spares: Mutex<Vec<S>>,
     /// Requests in flight through this backend; released by their guards.
     in_flight: AtomicU32,
     /// The router the requests' leases are finished on (so that a guard
@@ -50,7 +54,33 @@ impl<S, T> Backend<S, T> {
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::Relaxed)
     }
+
+    /// A clone of the service for one call: a spare if there is one.
+    #[inline]
+    pub fn checkout(&self) -> S
+    where
+        S: Clone,
+    {
+        let spare = self.spares.lock().pop();
+        spare.unwrap_or_else(|| self.service.clone())
+    }
+
+    /// Gives back a clone once its call has started, unless enough spares
+    /// are kept already (one per request in flight at the peak, at most
+    /// [`MAX_SPARES`]).
+    #[inline]
+    pub fn checkin(&self, service: S) {
+        let mut spares = self.spares.lock();
+        if spares.len() < MAX_SPARES {
+            spares.push(service);
+        }
+        // Otherwise `service` is dropped on return, after the lock guard (a
+        // function's locals drop before its parameters).
+    }
 }
+
+/// The most spare service clones a backend keeps.
+const MAX_SPARES: usize = 64;
 
 /// What a request's guard needs of its backend, without the service type.
 pub(crate) trait Slot<T>: Send + Sync {
@@ -205,6 +235,7 @@ impl<S, T> Pool<S, T> {
             Ok(service) => Entry::Ready(Arc::new(Backend {
                 name: label,
                 service,
+                spares: Mutex::new(Vec::new()),
                 in_flight: AtomicU32::new(0),
                 router: self.router.clone(),
             })),

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Log, Routed, get, keys, routed, servers};
+use common::{GetRequest, Log, Routed, call, get, keys, routed, servers};
 use ringroute::health::PhiConfig;
 use ringroute::router::{NodeHealth, Router};
-use ringroute_tower::{HealthChecker, HealthConfig};
+use ringroute_tower::{HealthChecker, HealthConfig, RouteKey};
 
 const KEYS: usize = 200;
 
@@ -347,6 +347,74 @@ async fn keyless_requests_spread_over_the_picker_and_fail_over() {
     assert!(ok >= 198, "{ok} of 200 keyless requests succeeded");
     assert!(service.stats().retries > 20, "{:?}", service.stats());
     for mut s in servers {
+        s.stop().await;
+    }
+}
+
+/// A request keyed by a `RouteKey` extension, and with a key header too
+/// when `header` is given.
+fn keyed_request(key: &str, header: Option<&str>) -> tonic::Request<GetRequest> {
+    let mut req = tonic::Request::new(GetRequest {
+        key: key.to_string(),
+        id: 0,
+    });
+    req.extensions_mut().insert(RouteKey::new(key.to_string()));
+    if let Some(h) = header {
+        req.metadata_mut()
+            .insert("x-ringroute-key", h.parse().unwrap());
+    }
+    req
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_key_extension_routes_before_the_header_and_fails_over() {
+    let log = Log::default();
+    let mut servers = servers(3, &log).await;
+    let router: Router = servers
+        .iter()
+        .fold(Router::builder().no_outlier_detection(), |b, s| {
+            b.node(&s.name(), 1.0)
+        })
+        .build()
+        .unwrap();
+    let service = routed(&router);
+    let keys = keys(60);
+    for (i, key) in keys.iter().enumerate() {
+        let reply = call(&service, keyed_request(key, None)).await.unwrap();
+        assert_eq!(reply.server, name_of(&router, key), "{key}");
+        // A header naming a key with another primary loses to the extension.
+        let other = (0..)
+            .map(|j| format!("other:{i}:{j}"))
+            .find(|o| name_of(&router, o) != name_of(&router, key))
+            .unwrap();
+        let reply = call(&service, keyed_request(key, Some(&other)))
+            .await
+            .unwrap();
+        assert_eq!(reply.server, name_of(&router, key), "{key} with {other}");
+    }
+
+    // The key is kept for the retries: a stopped primary's keys go to their
+    // next replica.
+    let down = servers[0].name();
+    let snapshot = router.snapshot();
+    let mut moved = 0;
+    servers[0].stop().await;
+    for key in &keys {
+        let reply = call(&service, keyed_request(key, None)).await.unwrap();
+        if name_of(&router, key) == down {
+            moved += 1;
+            let second = snapshot.failover(key).nth(1).unwrap();
+            assert_eq!(
+                reply.server,
+                snapshot.node(second).unwrap().name_lossy(),
+                "{key}"
+            );
+        } else {
+            assert_eq!(reply.server, name_of(&router, key), "{key}");
+        }
+    }
+    assert!(moved > 0);
+    for s in &mut servers[1..] {
         s.stop().await;
     }
 }

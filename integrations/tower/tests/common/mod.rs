@@ -213,9 +213,13 @@ impl Server {
         *self.state.name.lock() = self.addr.to_string();
         let (tx, rx) = oneshot::channel();
         let kv = Kv(Arc::clone(&self.state));
+        // As `Server::serve` sets it: a listener handed over keeps Nagle's
+        // algorithm on, and a response's frames then wait for the client's
+        // delayed ACK (40 ms stalls at low concurrency).
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         self.task = Some(tokio::spawn(async move {
             tonic::transport::Server::builder()
-                .serve_with_incoming_shutdown(kv, TcpIncoming::from(listener), async {
+                .serve_with_incoming_shutdown(kv, incoming, async {
                     let _ = rx.await;
                 })
                 .await
@@ -275,8 +279,6 @@ pub fn routed(router: &ringroute::router::Router) -> Routed {
 
 /// One `Get` through `service`, keyed by `key` (or keyless).
 pub async fn get(service: &Routed, key: Option<&str>, id: u64) -> Result<GetReply, Status> {
-    let mut grpc = tonic::client::Grpc::new(service.clone());
-    grpc.ready().await.map_err(Status::from_error)?;
     let mut req = tonic::Request::new(GetRequest {
         key: key.unwrap_or_default().to_string(),
         id,
@@ -285,6 +287,13 @@ pub async fn get(service: &Routed, key: Option<&str>, id: u64) -> Result<GetRepl
         req.metadata_mut()
             .insert("x-ringroute-key", k.parse().unwrap());
     }
+    call(service, req).await
+}
+
+/// One `Get` through `service`, as the caller made it.
+pub async fn call(service: &Routed, req: tonic::Request<GetRequest>) -> Result<GetReply, Status> {
+    let mut grpc = tonic::client::Grpc::new(service.clone());
+    grpc.ready().await.map_err(Status::from_error)?;
     let codec = ProstCodec::<GetRequest, GetReply>::default();
     grpc.unary(req, PathAndQuery::from_static("/kv.Kv/Get"), codec)
         .await
