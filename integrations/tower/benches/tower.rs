@@ -20,7 +20,8 @@
 //!   with bounded loads, keyless requests (the router's P2C), and
 //!   `balance_channel` with and without the key header (what the header
 //!   itself costs). Rounds interleave the clients (each round starts with
-//!   another one); the medians over rounds are reported. Goal: ≥ 0.95× the
+//!   another one); the medians over rounds are reported, and the median of
+//!   each round's ratio to `balance_channel`. Goal: ≥ 0.95× the
 //!   throughput and ≤ 1.05× the latency of `balance_channel`.
 //!   `RINGROUTE_LOOPBACK_ONLY=<row>` runs one row only, to profile it.
 //!
@@ -76,6 +77,7 @@ fn route_decision(c: &mut Criterion) {
                     .header("x-ringroute-key", format!("user:{i:08}"))
                     .header("te", "trailers")
                     .header("content-type", "application/grpc")
+                    .extension(tonic::GrpcMethod::new("kv.Kv", "Get"))
                     .body(Body::empty())
                     .unwrap()
             })
@@ -159,6 +161,9 @@ where
                     key: key.clone(),
                     id: i as u64,
                 });
+                // As a generated client does.
+                req.extensions_mut()
+                    .insert(tonic::GrpcMethod::new("kv.Kv", "Get"));
                 match how {
                     Key::Extension => {
                         req.extensions_mut().insert(RouteKey::new(key));
@@ -254,7 +259,7 @@ fn loopback(measure: bool) {
 
         // One caller: a call's own latency. 32: the two cores saturated.
         let levels: &[(usize, usize)] = if measure { &[(1, 4000), (32, 500)] } else { &[(4, 10)] };
-        let rounds = if measure { 7 } else { 1 };
+        let rounds = if measure { 11 } else { 1 };
         for &(callers, per_caller) in levels {
             // Warm each up (connections, allocator).
             for &w in &chosen {
@@ -281,7 +286,11 @@ fn loopback(measure: bool) {
             );
             let base = CLIENTS.len() - 1;
             for &w in &chosen {
-                let ratio = |f: fn(&(f64, f64, f64)) -> f64| med(w, f) / med(base, f);
+                // The median of each round's ratio: a round's clients run
+                // within a few seconds, so the machine's slower drifts cancel.
+                let ratio = |f: fn(&(f64, f64, f64)) -> f64| {
+                    median(stats[w].iter().zip(&stats[base]).map(|(a, b)| f(a) / f(b)).collect())
+                };
                 println!(
                     "{:<42} {:>8.0} {:>8.1} {:>8.1}   {:.3}× {:.3}× {:.3}×",
                     CLIENTS[w],

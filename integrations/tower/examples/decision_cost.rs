@@ -45,7 +45,8 @@ fn router(bounded: bool) -> Router {
 
 /// The request a generated tonic client hands its transport for a unary
 /// call, keyed: the call's metadata first, then the headers tonic adds
-/// (`Grpc::prepare_request`).
+/// (`Grpc::prepare_request`), and the method's extension generated clients
+/// insert (so the key's extension lookup finds a map to search).
 fn request(i: usize) -> http::Request<Body> {
     http::Request::builder()
         .method("POST")
@@ -53,6 +54,7 @@ fn request(i: usize) -> http::Request<Body> {
         .header("x-ringroute-key", format!("user:{i:08}"))
         .header("te", "trailers")
         .header("content-type", "application/grpc")
+        .extension(tonic::GrpcMethod::new("kv.Kv", "Get"))
         .body(Body::empty())
         .expect("a valid request")
 }

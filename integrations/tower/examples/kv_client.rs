@@ -10,7 +10,9 @@ mod common;
 use std::time::Duration;
 
 use ringroute::router::Router;
-use ringroute_tower::{HealthChecker, HealthConfig, RetryConfig, RingrouteService, lazy_channel};
+use ringroute_tower::{
+    HealthChecker, HealthConfig, RetryConfig, RingrouteService, RouteKey, lazy_channel,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -42,8 +44,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let gone = servers[0].name();
     servers[0].stop().await;
     println!("stopped {gone}");
+    // The key as a `RouteKey` extension this time: routed the same, and
+    // not sent to the server.
     for user in ["alice", "bob", "carol", "dave"] {
-        let reply = common::get(&service, Some(user), 1).await?;
+        let mut request = tonic::Request::new(common::GetRequest {
+            key: user.into(),
+            id: 1,
+        });
+        request.extensions_mut().insert(RouteKey::new(user));
+        let reply = common::call(&service, request).await?;
         println!("{user:>6} -> {}", reply.server);
     }
     println!("{:?}", service.stats());

@@ -66,10 +66,14 @@ pub(crate) fn keyed<'a>(
     headers: &'a HeaderMap,
     name: &HeaderName,
 ) -> Option<&'a [u8]> {
-    match extensions.get::<RouteKey>() {
-        Some(key) => Some(key.as_bytes()),
-        None => header(headers, name).map(HeaderValue::as_bytes),
+    // Not every client sets extensions (a generated tonic client sets one,
+    // its method): an empty map is not searched.
+    if !extensions.is_empty()
+        && let Some(key) = extensions.get::<RouteKey>()
+    {
+        return Some(key.as_bytes());
     }
+    header(headers, name).map(HeaderValue::as_bytes)
 }
 
 /// The first value of header `name`. A gRPC request carries a handful of

@@ -534,8 +534,15 @@ where
         // A `RouteKey` is kept here rather than in the extensions, which
         // every attempt clones: one allocation and one free less per call.
         let route_key = match &self.key {
-            KeySource::Header(_) => parts.extensions.remove::<RouteKey>(),
-            KeySource::Fn(_) => None,
+            KeySource::Header(_) if !parts.extensions.is_empty() => {
+                let key = parts.extensions.remove::<RouteKey>();
+                if parts.extensions.is_empty() {
+                    // An empty map is still a box to clone.
+                    parts.extensions = http::Extensions::new();
+                }
+                key
+            }
+            _ => None,
         };
         let body = Prepared::read(body, self.replay_limit)
             .await
