@@ -45,7 +45,14 @@ impl Prepared {
     /// Reads `body` ahead until it ends, exceeds `limit` bytes, or would
     /// wait (a streaming call whose next message is not written yet: waiting
     /// could deadlock a client that waits for a response first).
-    pub async fn read(mut body: Body, limit: usize) -> Result<Prepared, tonic::Status> {
+    ///
+    /// It never waits, so this is one poll of a plain function: an `async`
+    /// loop would add its state to every call's future.
+    pub fn read(
+        mut body: Body,
+        limit: usize,
+        cx: &mut Context<'_>,
+    ) -> Result<Prepared, tonic::Status> {
         let mut chunks = Chunks::new();
         let mut size = 0usize;
         let mut trailers = None;
@@ -53,8 +60,7 @@ impl Prepared {
             if body.is_end_stream() {
                 break;
             }
-            let polled = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx)));
-            match polled.await {
+            match Pin::new(&mut body).poll_frame(cx) {
                 Poll::Ready(None) => break,
                 Poll::Ready(Some(Err(status))) => return Err(status),
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
@@ -286,6 +292,12 @@ mod tests {
     }
 
     /// A body whose second chunk is not ready yet (a streaming call).
+    async fn read(body: Body, limit: usize) -> Result<Prepared, tonic::Status> {
+        let mut body = Some(body);
+        std::future::poll_fn(|cx| Poll::Ready(Prepared::read(body.take().unwrap(), limit, cx)))
+            .await
+    }
+
     fn streaming() -> (
         Body,
         tokio::sync::mpsc::Sender<Result<Frame<Bytes>, tonic::Status>>,
@@ -300,7 +312,7 @@ mod tests {
     #[tokio::test]
     async fn small_bodies_are_buffered_and_replayed_whole() {
         let body = Body::new(http_body_util::Full::new(Bytes::from_static(b"hello")));
-        let prepared = Prepared::read(body, 64).await.unwrap();
+        let prepared = read(body, 64).await.unwrap();
         assert!(matches!(prepared, Prepared::Buffered { .. }));
         for _ in 0..3 {
             assert!(prepared.replayable());
@@ -311,7 +323,7 @@ mod tests {
     #[tokio::test]
     async fn bodies_over_the_limit_are_sent_once() {
         let body = Body::new(http_body_util::Full::new(Bytes::from(vec![7u8; 100])));
-        let prepared = Prepared::read(body, 64).await.unwrap();
+        let prepared = read(body, 64).await.unwrap();
         assert!(matches!(prepared, Prepared::Streaming(_)));
         // An attempt that never read the body leaves it for the next one.
         drop(prepared.attempt());
@@ -324,7 +336,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_still_streaming_is_not_waited_for() {
         let (body, tx) = streaming();
-        let prepared = Prepared::read(body, 1 << 20).await.unwrap();
+        let prepared = read(body, 1 << 20).await.unwrap();
         assert!(matches!(prepared, Prepared::Streaming(_)));
         tx.send(Ok(Frame::data(Bytes::from_static(b"two"))))
             .await

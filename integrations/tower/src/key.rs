@@ -37,6 +37,11 @@ impl RouteKey {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
+
+    /// The key's bytes, owned.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
 }
 
 type KeyFn<B> = dyn Fn(&Request<B>) -> Option<Bytes> + Send + Sync;
