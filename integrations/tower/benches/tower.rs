@@ -259,7 +259,7 @@ fn loopback(measure: bool) {
 
         // One caller: a call's own latency. 32: the two cores saturated.
         let levels: &[(usize, usize)] = if measure { &[(1, 4000), (32, 500)] } else { &[(4, 10)] };
-        let rounds = if measure { 11 } else { 1 };
+        let rounds = if measure { 21 } else { 1 };
         for &(callers, per_caller) in levels {
             // Warm each up (connections, allocator).
             for &w in &chosen {

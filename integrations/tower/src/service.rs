@@ -291,6 +291,25 @@ where
     }
 }
 
+/// `f`'s output, or `None` if `timer` (the request's deadline) fires
+/// first; polled in that order, as `tokio::time::timeout` does.
+async fn within<F: Future>(
+    mut timer: Option<&mut Pin<Box<tokio::time::Sleep>>>,
+    f: F,
+) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(out) = f.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        match timer.as_mut().map(|t| t.as_mut().poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(None),
+            _ => Poll::Pending,
+        }
+    })
+    .await
+}
+
 /// The error of an attempt that outlived the request's deadline.
 #[cold]
 fn deadline_passed(backend: Arc<str>) -> BoxError {
@@ -564,24 +583,22 @@ where
             let mut tried: Vec<NodeIndex> = Vec::new();
             let mut guard = self.start(key, &tried)?;
             let mut attempt = 0;
+            // One timer for the whole call, boxed: it is large, and every
+            // call's future (boxed once per call) is as large as its largest
+            // await.
+            let mut timer = deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
             loop {
                 let name = Arc::clone(guard.backend_name());
                 let backend = guard
                     .backend_of::<S>()
                     .expect("guards of this service hold its own backends");
                 // The request is made once the backend is ready, so that no
-                // await holds it: every call's future (boxed once per call) is
-                // as large as its largest await. Timers are boxed for the same
-                // reason, and only exist with a deadline.
+                // await holds it (the same reason as the timer's box).
                 let mut service = backend.checkout();
                 let ready = std::future::poll_fn(|cx| service.poll_ready(cx));
-                let ready: Option<Result<(), BoxError>> = match deadline {
-                    Some(d) => Box::pin(tokio::time::timeout_at(d, ready))
-                        .await
-                        .ok()
-                        .map(|r| r.map_err(Into::into)),
-                    None => Some(ready.await.map_err(Into::into)),
-                };
+                let ready: Option<Result<(), BoxError>> = within(timer.as_mut(), ready)
+                    .await
+                    .map(|r| r.map_err(Into::into));
                 let result = match ready {
                     None => {
                         guard.finish(None);
@@ -599,15 +616,12 @@ where
                         let response = service.call(request);
                         // The response future owns what it needs.
                         backend.checkin(service);
-                        match deadline {
-                            Some(d) => match Box::pin(tokio::time::timeout_at(d, response)).await {
-                                Ok(r) => r.map_err(Into::into),
-                                Err(_) => {
-                                    guard.finish(None);
-                                    return Err(deadline_passed(name));
-                                }
-                            },
-                            None => response.await.map_err(Into::into),
+                        match within(timer.as_mut(), response).await {
+                            Some(r) => r.map_err(Into::into),
+                            None => {
+                                guard.finish(None);
+                                return Err(deadline_passed(name));
+                            }
                         }
                     }
                 };
