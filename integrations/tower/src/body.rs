@@ -46,9 +46,18 @@ impl Prepared {
     /// wait (a streaming call whose next message is not written yet: waiting
     /// could deadlock a client that waits for a response first).
     ///
-    /// It never waits, so this is one poll of a plain function: an `async`
-    /// loop would add its state to every call's future.
-    pub fn read(
+    /// It never waits, so it is one poll of a plain function: an `async`
+    /// loop would add its state (chunks, trailers) to every call's future.
+    pub async fn read(body: Body, limit: usize) -> Result<Prepared, tonic::Status> {
+        let mut body = Some(body);
+        std::future::poll_fn(|cx| {
+            let body = body.take().expect("polled once: it never waits");
+            Poll::Ready(Self::read_now(body, limit, cx))
+        })
+        .await
+    }
+
+    fn read_now(
         mut body: Body,
         limit: usize,
         cx: &mut Context<'_>,
@@ -292,12 +301,6 @@ mod tests {
     }
 
     /// A body whose second chunk is not ready yet (a streaming call).
-    async fn read(body: Body, limit: usize) -> Result<Prepared, tonic::Status> {
-        let mut body = Some(body);
-        std::future::poll_fn(|cx| Poll::Ready(Prepared::read(body.take().unwrap(), limit, cx)))
-            .await
-    }
-
     fn streaming() -> (
         Body,
         tokio::sync::mpsc::Sender<Result<Frame<Bytes>, tonic::Status>>,
@@ -312,7 +315,7 @@ mod tests {
     #[tokio::test]
     async fn small_bodies_are_buffered_and_replayed_whole() {
         let body = Body::new(http_body_util::Full::new(Bytes::from_static(b"hello")));
-        let prepared = read(body, 64).await.unwrap();
+        let prepared = Prepared::read(body, 64).await.unwrap();
         assert!(matches!(prepared, Prepared::Buffered { .. }));
         for _ in 0..3 {
             assert!(prepared.replayable());
@@ -323,7 +326,7 @@ mod tests {
     #[tokio::test]
     async fn bodies_over_the_limit_are_sent_once() {
         let body = Body::new(http_body_util::Full::new(Bytes::from(vec![7u8; 100])));
-        let prepared = read(body, 64).await.unwrap();
+        let prepared = Prepared::read(body, 64).await.unwrap();
         assert!(matches!(prepared, Prepared::Streaming(_)));
         // An attempt that never read the body leaves it for the next one.
         drop(prepared.attempt());
@@ -336,7 +339,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_still_streaming_is_not_waited_for() {
         let (body, tx) = streaming();
-        let prepared = read(body, 1 << 20).await.unwrap();
+        let prepared = Prepared::read(body, 1 << 20).await.unwrap();
         assert!(matches!(prepared, Prepared::Streaming(_)));
         tx.send(Ok(Frame::data(Bytes::from_static(b"two"))))
             .await

@@ -564,13 +564,9 @@ where
             KeySource::Fn(_) => fn_key,
         };
         async move {
-            let mut unread = Some(body);
-            let body = std::future::poll_fn(|cx| {
-                let body = unread.take().expect("polled once: it never waits");
-                Poll::Ready(Prepared::read(body, self.replay_limit, cx))
-            })
-            .await
-            .map_err(|s| RouteError::new(ErrorKind::RequestBody, None, s.message()))?;
+            let body = Prepared::read(body, self.replay_limit)
+                .await
+                .map_err(|s| RouteError::new(ErrorKind::RequestBody, None, s.message()))?;
             let key: Option<&[u8]> = match (&self.key, &owned_key) {
                 (_, Some(k)) => Some(k),
                 (KeySource::Header(name), None) => {
