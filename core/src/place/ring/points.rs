@@ -28,6 +28,8 @@
 
 use std::cmp::Ordering;
 
+use crate::hash::opaque;
+
 /// Points compared branch-free from a bucket's first point.
 pub(crate) const WINDOW: usize = 4;
 
@@ -58,6 +60,14 @@ fn buckets_for(n: usize) -> u64 {
     (2 * n as u64).max(2)
 }
 
+/// Buckets per partition of a build, as a shift: about 256 (some 128
+/// points, a few KiB), more for huge rings so that there are at most 4,096
+/// partitions and their write cursors stay in L1.
+fn partition_shift(buckets: u64) -> u32 {
+    let bits = u64::BITS - (buckets - 1).leading_zeros();
+    bits.saturating_sub(12).max(8)
+}
+
 /// The bucket of `hash` among `buckets`: the high half of `hash × buckets`.
 /// Monotone in `hash`, which is all the index needs.
 #[inline(always)]
@@ -74,27 +84,6 @@ fn count_below(w: &[u64; WINDOW], hash: u64) -> usize {
         n += usize::from(p < hash);
     }
     n
-}
-
-/// Hides `x` from the optimiser so that the four compares stay scalar
-/// `cmp`/`adc` pairs: left alone, LLVM vectorises them into SSE2 code
-/// without an unsigned 64-bit compare, which is several times slower.
-#[inline(always)]
-fn opaque(x: u64) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let mut x = x;
-        // SAFETY: an empty asm block that only claims to modify a register
-        // it is given; it touches no memory and has no other effect.
-        unsafe {
-            std::arch::asm!("/* {0} */", inout(reg) x, options(pure, nomem, nostack, preserves_flags))
-        };
-        x
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        x
-    }
 }
 
 impl Points {
@@ -169,13 +158,22 @@ impl Points {
         if i == self.len() { 0 } else { i }
     }
 
-    /// Builds from scratch with a counting sort by bucket (which hashes
-    /// every point twice: once to count, once to place), then an insertion
-    /// sort that only ever moves points within their bucket. `spare`'s
-    /// buffers are reused when given.
+    /// Builds from scratch in three passes, each with a small working set
+    /// (hashing every point twice costs less than one pass of random
+    /// accesses over arrays larger than the L2 cache):
     ///
-    /// `nodes` yields `(node, name, count)`; `name_of` resolves a node's name
-    /// for ties between equal points.
+    /// 1. hash every point and count it in its *partition*, a run of
+    ///    `2^shift` consecutive buckets (the counters fit in L1);
+    /// 2. hash again and append each point to its partition: one write
+    ///    cursor per partition, so the writes stream;
+    /// 3. per partition (a few hundred points, in L1): count its buckets,
+    ///    place the points by bucket, and insertion-sort them, which moves a
+    ///    point only within its bucket; its part of the bucket table is
+    ///    written in order.
+    ///
+    /// `spare`'s buffers are reused when given. `nodes` yields `(node, name,
+    /// count)`; `name_of` resolves a node's name for ties between equal
+    /// points.
     pub fn build<'a, F>(
         nodes: &[(u32, &'a [u8], u32)],
         total: usize,
@@ -186,6 +184,8 @@ impl Points {
         F: Fn(u32) -> &'a [u8],
     {
         let buckets = buckets_for(total);
+        let shift = partition_shift(buckets);
+        let partitions = ((buckets - 1) >> shift) as usize + 1;
         let Points {
             mut hashes,
             mut owners,
@@ -194,39 +194,72 @@ impl Points {
         } = spare.unwrap_or_else(Points::empty);
         let mut chunk = [0u64; CHUNK];
 
-        // Pass 1: count each bucket, then turn the counts into running
-        // totals, so that starts[b] is where bucket b ends.
-        starts.clear();
-        starts.resize(buckets as usize, 0);
+        // Pass 1: bounds[p + 1] = points in partition p, then running sums:
+        // partition p is bounds[p]..bounds[p + 1].
+        let mut bounds = vec![0u32; partitions + 1];
         for &(_, name, count) in nodes {
             for_each_point(name, 0..count, &mut chunk, |_, point| {
-                starts[bucket_of(point, buckets)] += 1;
+                bounds[(bucket_of(point, buckets) >> shift) + 1] += 1;
             });
         }
         let mut sum = 0u32;
-        for start in &mut starts {
-            sum += *start;
-            *start = sum;
+        for bound in &mut bounds {
+            sum += *bound;
+            *bound = sum;
         }
         debug_assert_eq!(sum as usize, total);
 
-        // Pass 2: place each point just below its bucket's cursor, which
-        // moves down from the bucket's end to its start: afterwards starts[b]
-        // is where bucket b starts, as the index needs.
+        // Pass 2: each point at its partition's write cursor.
         hashes.clear();
         hashes.resize(total + WINDOW, u64::MAX);
         owners.clear();
         owners.resize(total + 1, u32::MAX);
+        let mut cursors = bounds[..partitions].to_vec();
         for &(node, name, count) in nodes {
             for_each_point(name, 0..count, &mut chunk, |_, point| {
-                let b = bucket_of(point, buckets);
-                let at = starts[b] - 1;
-                starts[b] = at;
-                hashes[at as usize] = point;
-                owners[at as usize] = node;
+                let cursor = &mut cursors[bucket_of(point, buckets) >> shift];
+                hashes[*cursor as usize] = point;
+                owners[*cursor as usize] = node;
+                *cursor += 1;
             });
         }
-        insertion_sort(&mut hashes[..total], &mut owners[..total], &name_of);
+        drop(cursors);
+
+        // Pass 3: each partition sorted by bucket, its buckets indexed.
+        starts.clear();
+        starts.resize(buckets as usize, 0);
+        let widest = bounds.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        let mut held: Vec<(u64, u32)> = Vec::with_capacity(widest as usize);
+        for p in 0..partitions {
+            let (lo, hi) = (bounds[p] as usize, bounds[p + 1] as usize);
+            let first = p << shift;
+            let table = &mut starts[first..((p + 1) << shift).min(buckets as usize)];
+            held.clear();
+            held.extend(
+                hashes[lo..hi]
+                    .iter()
+                    .copied()
+                    .zip(owners[lo..hi].iter().copied()),
+            );
+            // Counts, then where each bucket ends...
+            for &(point, _) in &held {
+                table[bucket_of(point, buckets) - first] += 1;
+            }
+            let mut end = lo as u32;
+            for start in table.iter_mut() {
+                end += *start;
+                *start = end;
+            }
+            // ...then each point just below its bucket's cursor, which moves
+            // down to where the bucket starts, as the index needs.
+            for &(point, node) in &held {
+                let start = &mut table[bucket_of(point, buckets) - first];
+                *start -= 1;
+                hashes[*start as usize] = point;
+                owners[*start as usize] = node;
+            }
+            insertion_sort(&mut hashes[lo..hi], &mut owners[lo..hi], &name_of);
+        }
         owners.truncate(total);
         let mut points = Points {
             hashes,
