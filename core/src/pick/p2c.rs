@@ -34,6 +34,9 @@ pub(super) enum TwoChoices {
         /// Weight by slot, divided by the largest (so in `(0, 1]`, and
         /// products with request counts cannot overflow); 0 for free slots.
         weight: Box<[f64]>,
+        /// `ln` of `weight` by slot, for comparisons on a log scale
+        /// ([`PeakEwma`](super::PeakEwma)); −∞ for free slots.
+        ln_weight: Box<[f64]>,
     },
 }
 
@@ -51,7 +54,17 @@ impl TwoChoices {
         }
         TwoChoices::Weighted {
             alias: AliasTable::new(table),
+            ln_weight: weight.iter().map(|w| w.ln()).collect(),
             weight,
+        }
+    }
+
+    /// `ln` of `node`'s relative weight (0 when all weights are equal).
+    #[inline(always)]
+    pub(super) fn ln_weight(&self, node: NodeIndex) -> f64 {
+        match self {
+            TwoChoices::Uniform(_) => 0.0,
+            TwoChoices::Weighted { ln_weight, .. } => ln_weight[node.as_usize()],
         }
     }
 
@@ -143,7 +156,7 @@ impl TwoChoices {
     /// the others, keeping `a`.
     #[inline(never)]
     fn second<L: Liveness + ?Sized>(&self, live: &L, rng: &Rng, a: NodeIndex) -> Candidates {
-        let TwoChoices::Weighted { alias, weight } = self else {
+        let TwoChoices::Weighted { alias, weight, .. } = self else {
             unreachable!("only weighted draws collide");
         };
         match alias.draw_up(live, rng, Some(a)) {
@@ -168,7 +181,7 @@ impl TwoChoices {
                     None => Candidates::One(nodes[a]),
                 }
             }
-            TwoChoices::Weighted { alias, weight } => {
+            TwoChoices::Weighted { alias, weight, .. } => {
                 let Some(a) = alias.draw_up(live, rng, None) else {
                     return Candidates::None;
                 };
