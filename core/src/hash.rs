@@ -80,8 +80,8 @@ impl PointHasher {
         const LANES: usize = 8;
         const ROW: usize = 128;
         if let Some(short) = self.short {
-            for (j, h) in (from..).zip(out.iter_mut()) {
-                *h = short.hash(j);
+            for (i, h) in out.iter_mut().enumerate() {
+                *h = short.hash(from.wrapping_add(i as u32));
             }
             return;
         }
