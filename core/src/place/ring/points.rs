@@ -39,6 +39,8 @@ use crate::hash::opaque;
 
 mod edit;
 mod pages;
+#[cfg(test)]
+use edit::SYNCED;
 
 /// Points compared branch-free from a bucket's first point.
 pub(crate) const WINDOW: usize = 4;

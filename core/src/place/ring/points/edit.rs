@@ -210,6 +210,8 @@ impl Points {
                     && s.id == self.parent =>
             {
                 debug_assert_eq!(s.page_at, self.page_at);
+                #[cfg(test)]
+                SYNCED.with(|n| n.set(n.get() + 1));
                 for &p in &self.touched {
                     let p = p as usize;
                     let (lo, _, hi) = self.page_bounds(p);
@@ -336,6 +338,13 @@ impl Points {
         let (_, end, hi) = self.page_bounds(p);
         self.owners[end..hi].fill(next);
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Spares brought up to date page by page (tests check that the path
+    /// is taken).
+    pub(super) static SYNCED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// `to = from`, in `to`'s buffer.

@@ -324,3 +324,5 @@ fn edit_to_and_from_empty() {
     assert!(gone.find_raw(42) <= gone.slots());
     check_equivalent(&gone, "emptied");
 }
+
+mod spares;
