@@ -203,3 +203,12 @@ fn overflowing_page_lays_out_afresh() {
     assert_eq!(kept.layout, next.layout);
     check(&kept, &changed(&want, &[], &fresh), "fits");
 }
+
+#[test]
+fn bytes_per_point() {
+    // A build: a ninth of the slots are gaps, 2 buckets per point.
+    let nodes: Vec<(u32, u32)> = (0..256).map(|i| (i, 600)).collect();
+    let points = build(&nodes, None);
+    let per = points.memory_bytes() as f64 / points.len() as f64;
+    assert!((20.0..22.0).contains(&per), "{per} bytes per point");
+}
