@@ -36,7 +36,7 @@ pub fn point_hash(name: &[u8], j: u32) -> u64 {
 /// the stack for names up to 124 bytes) and rewrites only the last 4 bytes
 /// per point, so a build allocates nothing per point. Names of up to 12
 /// bytes (inputs of up to 16) are hashed without memory at all: see
-/// [`Short`].
+/// `Short` below.
 #[derive(Clone, Debug)]
 pub struct PointHasher {
     buf: SmallVec<[u8; 128]>,
