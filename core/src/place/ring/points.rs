@@ -1,7 +1,7 @@
 //! The sorted points of a ring and the index that finds one in O(1).
 //!
-//! Layout (structure of arrays, paged and gapped, about 21 bytes per point
-//! after a build, at most 24 while edits keep the layout):
+//! Layout (structure of arrays, paged and gapped, 21.5 bytes per point
+//! after a build, about 24 at most while edits keep the layout):
 //! * the buckets (`⌊h · B / 2^64⌋`, `B` = 1.5 to 3 per point, `2n` after a
 //!   build) are grouped in *pages* of `2^shift` consecutive buckets (about
 //!   128 to 4,096 points each, at most 4,096 pages);

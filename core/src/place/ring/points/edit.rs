@@ -152,7 +152,7 @@ impl Points {
     /// still rarely overflows), and gaps stay under a fifth of the slots
     /// (plus the 4 a page has at least). A build leaves a ninth of the
     /// slots as gaps and 2 buckets per point: 21.5 bytes per point, at
-    /// most 24 before removals lay the ring out afresh.
+    /// most about 24 before removals lay the ring out afresh.
     fn fits(&self, groups: &[Group], gone: usize, fresh: usize) -> bool {
         let len = self.len - gone + fresh;
         let (buckets, n) = (self.buckets, len as u64);
