@@ -178,9 +178,10 @@ impl RingIndex {
     ///
     /// Changed nodes are applied as an edit that rewrites only the pages of
     /// the ring their points fall in, in place on `spare` when it is the
-    /// version this one was edited from (see `Points::edited`). When the changed points exceed a third of the ring, sorting
-    /// and locating them costs more than a build, and the ring is built
-    /// afresh. Either way the cost is at most about one build.
+    /// version this one was edited from (see `Points::edited`). When the
+    /// changed points exceed a third of the ring, sorting and locating them
+    /// costs more than a build, and the ring is built afresh. Either way
+    /// the cost is at most about one build.
     pub(crate) fn updated<T>(
         &self,
         old: &NodeTable<T>,
