@@ -149,7 +149,8 @@ impl RingIndex {
             return None;
         }
         let placed = loads.total() + 1;
-        let len = self.len();
+        // Slots: a gap repeats the next point's owner.
+        let len = self.slots();
         for step in 0..len {
             let owner = self.owner_at((start + step) % len);
             if live.is_up(owner)

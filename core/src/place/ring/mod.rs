@@ -102,14 +102,27 @@ impl RingIndex {
         self.points.memory_bytes()
     }
 
-    /// The ring position of the first point at or after `hash` (wrapping);
-    /// `None` on an empty ring. Walk on from there with [`owner_at`](RingIndex::owner_at).
+    /// Positions on the ring: the points plus the gaps the index keeps
+    /// between pages of points for cheap changes. A walk over positions
+    /// wraps here.
+    #[inline]
+    pub fn slots(&self) -> usize {
+        self.points.slots()
+    }
+
+    /// The ring position of the first point at or after `hash` (wrapping),
+    /// or of a gap before it; `None` on an empty ring. Walk on from there
+    /// with [`owner_at`](RingIndex::owner_at), wrapping at
+    /// [`slots`](RingIndex::slots): a gap repeats the owner of the point
+    /// after it, so the owners met are the points' in ring order, some of
+    /// them repeated.
     #[inline]
     pub fn position(&self, hash: u64) -> Option<usize> {
         (!self.is_empty()).then(|| self.points.find(hash))
     }
 
-    /// The owner of the point at ring position `position` (`< len()`).
+    /// The owner of the point (or gap) at ring position `position`
+    /// (`< slots()`).
     #[inline]
     pub fn owner_at(&self, position: usize) -> NodeIndex {
         NodeIndex::new(self.points.owner(position))
@@ -127,8 +140,7 @@ impl RingIndex {
     pub fn ownership<T>(&self, nodes: &NodeTable<T>) -> Vec<(NodeIndex, f64)> {
         let mut arcs = vec![0u128; nodes.capacity()];
         let points = &self.points;
-        if points.len() > 0 {
-            let mut prev = points.hash(points.len() - 1);
+        if let Some(mut prev) = points.last() {
             for (k, (point, node)) in points.iter().enumerate() {
                 // The arc (prev, point] belongs to its owner; the first wraps around.
                 let arc = if k == 0 {
@@ -164,11 +176,12 @@ impl RingIndex {
     /// This ring after the membership went from `old` to `new` (both
     /// validated), written into `spare`'s buffers when given.
     ///
-    /// Changed nodes are applied as an edit: bulk copies between the changed
-    /// positions, which are located in ring order (a forward sweep through
-    /// memory). When the changed points exceed a third of the ring, sorting
-    /// and locating them costs more than a build, and the ring is built
-    /// afresh. Either way the cost is at most about one build.
+    /// Changed nodes are applied as an edit that rewrites only the pages of
+    /// the ring their points fall in, in place on `spare` when it is the
+    /// version this one was edited from (see `Points::edited`). When the
+    /// changed points exceed a third of the ring, sorting and locating them
+    /// costs more than a build, and the ring is built afresh. Either way
+    /// the cost is at most about one build.
     pub(crate) fn updated<T>(
         &self,
         old: &NodeTable<T>,
@@ -269,17 +282,14 @@ impl Placement for RingIndex {
         let count = points_for(self.vnodes, nodes[node].weight()).expect("checked");
         let mut fresh = Vec::with_capacity(count as usize);
         Self::points_of(nodes[node].name(), node, 0, count, &mut fresh);
-        self.points = self.points.edited(
-            &[],
-            &mut fresh,
-            |i| nodes.get(NodeIndex::new(i)).map_or(&[][..], |n| n.name()),
-            None,
-        );
+        self.points.edit(&[], &mut fresh, |i| {
+            nodes.get(NodeIndex::new(i)).map_or(&[][..], |n| n.name())
+        });
     }
 
     fn node_removed<T>(&mut self, _nodes: &NodeTable<T>, node: NodeIndex) {
         // The name is gone with the node: filter by owner instead.
-        self.points = self.points.without_owner(node.get());
+        self.points.remove_owner(node.get());
     }
 
     fn weight_changed<T>(&mut self, nodes: &NodeTable<T>, node: NodeIndex, old: f64) {
@@ -290,22 +300,22 @@ impl Placement for RingIndex {
         let mut changed = Vec::new();
         if new > old {
             Self::points_of(name, node, old, new, &mut changed);
-            self.points = self.points.edited(&[], &mut changed, name_of, None);
+            self.points.edit(&[], &mut changed, name_of);
         } else if new < old {
             Self::points_of(name, node, new, old, &mut changed);
-            self.points = self.points.edited(&changed, &mut [], name_of, None);
+            self.points.edit(&changed, &mut [], name_of);
         }
     }
 
     #[inline]
     fn route<L: Liveness + ?Sized>(&self, hash: u64, live: &L) -> Option<NodeIndex> {
-        let len = self.points.len();
-        if len == 0 {
+        if self.points.len() == 0 {
             return None;
         }
+        let len = self.points.slots();
         let mut i = self.points.find_raw(hash);
         if live.all_up() {
-            // Position `len` holds the first point's owner: no wrap test.
+            // Slot `len` holds the first point's owner: no wrap test.
             return Some(NodeIndex::new(self.points.owner(i)));
         }
         if live.up_count() == 0 {
@@ -315,6 +325,8 @@ impl Placement for RingIndex {
             i = 0;
         }
         // Terminates: some node is up, and every node owns at least one point.
+        // A gap repeats the next point's owner: walking slots is walking
+        // points with repeats.
         loop {
             let owner = NodeIndex::new(self.points.owner(i));
             if live.is_up(owner) {
@@ -361,10 +373,10 @@ impl Placement for RingIndex {
 
     fn route_n<L: Liveness + ?Sized>(&self, hash: u64, live: &L, out: &mut [NodeIndex]) -> usize {
         let want = out.len().min(live.up_count());
-        let len = self.points.len();
-        if want == 0 || len == 0 {
+        if want == 0 || self.points.len() == 0 {
             return 0;
         }
+        let len = self.points.slots();
         let mut i = self.points.find(hash);
         let mut found = 0;
         // A few replicas are checked against the answers so far; many get a

@@ -1,57 +1,90 @@
 //! The sorted points of a ring and the index that finds one in O(1).
 //!
-//! Layout (structure of arrays, 18 to 24 bytes per point):
-//! * `hashes`: the points in ring order (`u64`), followed by [`WINDOW`]
-//!   sentinels equal to `u64::MAX`;
-//! * `owners`: the owner of each point (`u32`), followed by the owner of
-//!   the first point again, so that "one past the last point" (the
-//!   wrap-around) needs no test on the all-up path;
-//! * `starts`: a bucket table of `B` entries (1.5 to 3 per point, `2n` after
-//!   a build) where bucket `b` covers the hashes `h` with
-//!   `⌊h · B / 2^64⌋ = b` and `starts[b]` is the first point in or after it.
+//! Layout (structure of arrays, paged and gapped, 21.5 bytes per point
+//! after a build, about 24 at most while edits keep the layout):
+//! * the buckets (`⌊h · B / 2^64⌋`, `B` = 1.5 to 3 per point, `2n` after a
+//!   build) are grouped in *pages* of `2^shift` consecutive buckets (about
+//!   128 to 4,096 points each, at most 4,096 pages);
+//! * page `p` owns the slots `page_at[p]..page_at[p + 1]` of `hashes` and
+//!   `owners`: its `counts[p]` points in ring order, then *gap* slots, whose
+//!   hash is `u64::MAX` and whose owner is the owner of the next point in
+//!   ring order (wrapping). `hashes` ends with [`WINDOW`] `u64::MAX`
+//!   sentinels, `owners` with the first point's owner (the wrap-around);
+//! * `starts[b]`, for bucket `b` of page `p`: the slot of the first point
+//!   of `p` in or after `b`, or `p`'s first gap slot (its end when it has
+//!   none) if there is none.
 //!
 //! A lookup reads `starts[b]`, then counts, without a branch, how many of
-//! the next four points are below the hash: the answer is that many points
-//! further. Four points cover a bucket and its successor's first point in
-//! all but about one lookup in thousands; those take a scalar walk that the
-//! sentinels end. So a lookup touches three cache lines (bucket, points,
-//! owner) with no mispredicted branch; an array of 16-byte `(point, owner)`
-//! structs would save the owner's line but cost 4 more bytes per point and
-//! make the four-point window span two lines as often as not.
+//! the next four slots hold a point below the hash: the answer is that many
+//! slots further. A window that runs into the gaps stops there, and a gap's
+//! owner is the right answer. Four slots cover a bucket and its successor's
+//! first point in all but about one lookup in thousands; those take a
+//! scalar walk that the gaps or the sentinels end. So a lookup touches
+//! three cache lines (bucket, points, owner) with no mispredicted branch,
+//! exactly as over flat arrays.
 //!
-//! Why not a chunked copy-on-write layout: it would let a change copy only
-//! the chunks it touches, but every lookup would pay one more dependent
-//! load. Flat arrays instead are rewritten by a change with bulk copies
-//! (`memcpy` between the changed positions) into buffers recycled from a
-//! retired snapshot, and the bucket table is shifted rather than recounted;
-//! see [`Points::edited`].
+//! Why pages with gaps: a change then rewrites only the pages its points
+//! fall in (and the bucket entries of those pages), never shifts the rest;
+//! and the router keeps the placement before last as a spare, which differs
+//! from the current one only in the pages the last change touched
+//! (`touched`), so the next change copies those pages into the spare and
+//! edits it in place instead of copying the whole ring (320 MB at 16 M
+//! points). A page that overflows, too many gaps or a bucket density out of
+//! 1.5–3 per point lay the ring out afresh. See [`Points::edited`].
 
 use std::cmp::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use crate::hash::opaque;
+
+mod edit;
+mod pages;
+#[cfg(test)]
+use edit::SYNCED;
 
 /// Points compared branch-free from a bucket's first point.
 pub(crate) const WINDOW: usize = 4;
 
-/// Sorted points plus the bucket index.
+/// Sorted points in gapped pages, plus the bucket index.
 #[derive(Clone, Debug)]
 pub(crate) struct Points {
+    /// Slots (points and gaps), then [`WINDOW`] sentinels.
     hashes: Vec<u64>,
+    /// Owner of each slot, then the first point's owner.
     owners: Vec<u32>,
+    /// First slot of each bucket (see the module docs).
     starts: Vec<u32>,
     buckets: u64,
+    /// Buckets per page, as a shift.
+    shift: u32,
+    /// Page `p`'s slots: `page_at[p]..page_at[p + 1]`.
+    page_at: Vec<u32>,
+    /// Points (not gaps) per page.
+    counts: Vec<u32>,
+    /// Points in all.
+    len: usize,
+    /// New on every build or relayout.
+    layout: u64,
+    /// Edits since the layout.
+    generation: u64,
+    /// New on every version; `parent` is the version this one was edited
+    /// from (0 for none), so two edits of one version are never mistaken
+    /// for each other.
+    id: u64,
+    parent: u64,
+    /// Pages whose slots, gap owners or buckets differ from the parent.
+    touched: Vec<u32>,
+}
+
+/// A fresh layout or version id (never 0).
+fn fresh_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, AtomicOrdering::Relaxed)
 }
 
 impl Default for Points {
     fn default() -> Self {
-        let mut points = Points {
-            hashes: Vec::new(),
-            owners: Vec::new(),
-            starts: Vec::new(),
-            buckets: 0,
-        };
-        points.finish(None);
-        points
+        Points::from_sorted(&[], None, None)
     }
 }
 
@@ -60,9 +93,9 @@ fn buckets_for(n: usize) -> u64 {
     (2 * n as u64).max(2)
 }
 
-/// Buckets per partition of a build, as a shift: about 256 (some 128
-/// points, a few KiB), more for huge rings so that there are at most 4,096
-/// partitions and their write cursors stay in L1.
+/// Buckets per partition (page) of a build, as a shift: about 256 (some
+/// 128 points, a few KiB), more for huge rings so that there are at most
+/// 4,096 partitions and their write cursors stay in L1.
 fn partition_shift(buckets: u64) -> u32 {
     let bits = u64::BITS - (buckets - 1).leading_zeros();
     bits.saturating_sub(12).max(8)
@@ -87,48 +120,58 @@ fn count_below(w: &[u64; WINDOW], hash: u64) -> usize {
 }
 
 impl Points {
-    /// Number of points.
+    /// Number of points (gaps excluded).
     #[inline]
     pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Number of slots, points and gaps: walks over positions wrap here.
+    #[inline]
+    pub fn slots(&self) -> usize {
         self.hashes.len() - WINDOW
     }
 
-    /// The point at ring position `i` (`< len`).
-    #[inline]
-    pub fn hash(&self, i: usize) -> u64 {
-        self.hashes[i]
-    }
-
-    /// Owner of ring position `i` (`<= len`; `len` gives the first point's
-    /// owner, the wrap-around).
+    /// Owner of slot `i` (`<= slots`; `slots` gives the first point's
+    /// owner, the wrap-around; a gap gives the next point's owner).
     #[inline]
     pub fn owner(&self, i: usize) -> u32 {
         self.owners[i]
     }
 
-    /// `(point, owner)` in ring order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (u64, u32)> + '_ {
-        let n = self.len();
-        self.hashes[..n]
-            .iter()
-            .copied()
-            .zip(self.owners[..n].iter().copied())
+    /// `(point, owner)` in ring order, gaps skipped.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            points: self,
+            page: 0,
+            at: 0,
+            end: 0,
+            left: self.len,
+        }
     }
 
-    /// Index of the first point `>= hash`, or `len` when every point is
-    /// below it (the caller wraps, or reads [`owner`](Points::owner)`(len)`).
+    /// The last point in ring order, if any.
+    pub fn last(&self) -> Option<u64> {
+        let p = self.counts.iter().rposition(|&c| c > 0)?;
+        Some(self.hashes[(self.page_at[p] + self.counts[p] - 1) as usize])
+    }
+
+    /// Slot of the first point `>= hash`, or of a gap or sentinel whose
+    /// owner is that point's (the wrap-around when every point is below
+    /// `hash`): [`owner`](Points::owner) of the answer is the owner of the
+    /// first point `>= hash`, wrapping.
     #[inline]
     pub fn find_raw(&self, hash: u64) -> usize {
         self.scan(self.start(hash), hash)
     }
 
-    /// First step of a lookup: the first point in or after `hash`'s bucket.
+    /// First step of a lookup: the first slot in or after `hash`'s bucket.
     #[inline(always)]
     pub fn start(&self, hash: u64) -> usize {
         self.starts[bucket_of(hash, self.buckets)] as usize
     }
 
-    /// Second step: from `start(hash)` to the first point `>= hash`.
+    /// Second step: from `start(hash)` to the first slot `>= hash`.
     #[inline(always)]
     pub fn scan(&self, i: usize, hash: u64) -> usize {
         let window: &[u64; WINDOW] = self.hashes[i..i + WINDOW].try_into().expect("padded");
@@ -140,7 +183,7 @@ impl Points {
         }
     }
 
-    /// The rare case: a crowded bucket. The sentinels end the walk.
+    /// The rare case: a crowded bucket. The gaps or sentinels end the walk.
     #[cold]
     #[inline(never)]
     fn walk(&self, mut i: usize, hash: u64) -> usize {
@@ -150,26 +193,27 @@ impl Points {
         i
     }
 
-    /// Index of the first point `>= hash`, wrapping to 0 past the last.
+    /// [`find_raw`](Points::find_raw), wrapping to slot 0 past the last.
     /// The ring must not be empty.
     #[inline]
     pub fn find(&self, hash: u64) -> usize {
         let i = self.find_raw(hash);
-        if i == self.len() { 0 } else { i }
+        if i == self.slots() { 0 } else { i }
     }
 
     /// Builds from scratch in three passes, each with a small working set
     /// (hashing every point twice costs less than one pass of random
     /// accesses over arrays larger than the L2 cache):
     ///
-    /// 1. hash every point and count it in its *partition*, a run of
-    ///    `2^shift` consecutive buckets (the counters fit in L1);
-    /// 2. hash again and append each point to its partition: one write
-    ///    cursor per partition, so the writes stream;
-    /// 3. per partition (a few hundred points, in L1): count its buckets,
-    ///    place the points by bucket, and insertion-sort them, which moves a
-    ///    point only within its bucket; its part of the bucket table is
-    ///    written in order.
+    /// 1. hash every point and count it in its page, a run of `2^shift`
+    ///    consecutive buckets (the counters fit in L1); each page gets its
+    ///    slots, its points plus some gaps;
+    /// 2. hash again and append each point to its page: one write cursor
+    ///    per page, so the writes stream;
+    /// 3. per page (a few hundred points, in L1): count its buckets, place
+    ///    the points by bucket, and insertion-sort them, which moves a point
+    ///    only within its bucket; its part of the bucket table is written in
+    ///    order. Then the gaps get their owners.
     ///
     /// `spare`'s buffers are reused when given. `nodes` yields `(node, name,
     /// count)`; `name_of` resolves a node's name for ties between equal
@@ -185,36 +229,29 @@ impl Points {
     {
         let buckets = buckets_for(total);
         let shift = partition_shift(buckets);
-        let partitions = ((buckets - 1) >> shift) as usize + 1;
-        let Points {
-            mut hashes,
-            mut owners,
-            mut starts,
-            ..
-        } = spare.unwrap_or_else(Points::empty);
+        let mut points = spare.unwrap_or_else(Points::empty);
+        points.start_layout(buckets, shift);
         let mut chunk = [0u64; CHUNK];
 
-        // Pass 1: bounds[p + 1] = points in partition p, then running sums:
-        // partition p is bounds[p]..bounds[p + 1].
-        let mut bounds = vec![0u32; partitions + 1];
+        // Pass 1: points per page, then each page's slots.
         for &(_, name, count) in nodes {
             for_each_point(name, 0..count, &mut chunk, |_, point| {
-                bounds[(bucket_of(point, buckets) >> shift) + 1] += 1;
+                points.counts[bucket_of(point, buckets) >> shift] += 1;
             });
         }
-        let mut sum = 0u32;
-        for bound in &mut bounds {
-            sum += *bound;
-            *bound = sum;
-        }
-        debug_assert_eq!(sum as usize, total);
+        points.place_pages(total);
 
-        // Pass 2: each point at its partition's write cursor.
-        hashes.clear();
-        hashes.resize(total + WINDOW, u64::MAX);
-        owners.clear();
-        owners.resize(total + 1, u32::MAX);
-        let mut cursors = bounds[..partitions].to_vec();
+        // Pass 2: each point at its page's write cursor.
+        let Points {
+            hashes,
+            owners,
+            starts,
+            page_at,
+            counts,
+            ..
+        } = &mut points;
+        let pages = counts.len();
+        let mut cursors = page_at[..pages].to_vec();
         for &(node, name, count) in nodes {
             for_each_point(name, 0..count, &mut chunk, |_, point| {
                 let cursor = &mut cursors[bucket_of(point, buckets) >> shift];
@@ -225,13 +262,12 @@ impl Points {
         }
         drop(cursors);
 
-        // Pass 3: each partition sorted by bucket, its buckets indexed.
-        starts.clear();
-        starts.resize(buckets as usize, 0);
-        let widest = bounds.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        // Pass 3: each page sorted by bucket, its buckets indexed.
+        let widest = counts.iter().copied().max().unwrap_or(0);
         let mut held: Vec<(u64, u32)> = Vec::with_capacity(widest as usize);
-        for p in 0..partitions {
-            let (lo, hi) = (bounds[p] as usize, bounds[p + 1] as usize);
+        for p in 0..pages {
+            let lo = page_at[p] as usize;
+            let hi = lo + counts[p] as usize;
             let first = p << shift;
             let table = &mut starts[first..((p + 1) << shift).min(buckets as usize)];
             held.clear();
@@ -260,231 +296,38 @@ impl Points {
             }
             insertion_sort(&mut hashes[lo..hi], &mut owners[lo..hi], &name_of);
         }
-        owners.truncate(total);
-        let mut points = Points {
-            hashes,
-            owners,
-            starts,
-            buckets,
-        };
-        hashes_padded(&mut points.hashes, total);
-        points
-            .owners
-            .push(points.owners.first().copied().unwrap_or(u32::MAX));
+        points.finish_layout(total);
         points
     }
 
-    /// Empty buffers (not a valid ring until `finish`ed).
+    /// Empty buffers (not a valid ring until laid out).
     fn empty() -> Self {
         Points {
             hashes: Vec::new(),
             owners: Vec::new(),
             starts: Vec::new(),
             buckets: 0,
+            shift: 0,
+            page_at: Vec::new(),
+            counts: Vec::new(),
+            len: 0,
+            layout: 0,
+            generation: 0,
+            id: 0,
+            parent: 0,
+            touched: Vec::new(),
         }
-    }
-
-    /// A copy of these points without `drops` and with `fresh`, written into
-    /// `spare`'s buffers when given (a change then allocates nothing).
-    ///
-    /// * `drops`: `(point, owner)` pairs present on the ring, in any order;
-    /// * `fresh`: `(point, owner)` pairs to add, in any order;
-    /// * `name_of`: names of the owners after the change (ties).
-    ///
-    /// Costs one bulk copy of the arrays plus O(k log k) for k changed
-    /// points: the positions of the changed points are found with the index,
-    /// the runs between them are copied with `memcpy`, and the bucket table
-    /// is copied with the running count of changes below each bucket added
-    /// (recounted only when the point count leaves 1.5–3 buckets per point).
-    pub fn edited<'a, F>(
-        &self,
-        drops: &[(u64, u32)],
-        fresh: &mut [(u64, u32)],
-        name_of: F,
-        spare: Option<Points>,
-    ) -> Self
-    where
-        F: Fn(u32) -> &'a [u8],
-    {
-        let n = self.len();
-        // Positions of the dropped points, ascending: located in point order,
-        // so the lookups sweep forward through memory.
-        let mut drops = drops.to_vec();
-        drops.sort_unstable();
-        let mut gone: Vec<usize> = Vec::with_capacity(drops.len());
-        for (k, &(p, o)) in drops.iter().enumerate() {
-            // Two equal points of one node (2^-64) are two entries: the
-            // second is found after the first.
-            let from = match k.checked_sub(1) {
-                Some(prev) if drops[prev] == (p, o) => gone[prev] + 1,
-                _ => self.find_raw(p),
-            };
-            gone.push(self.locate(from, p, o));
-        }
-        gone.sort_unstable();
-        debug_assert!(
-            gone.windows(2).all(|w| w[0] < w[1]),
-            "a point dropped twice"
-        );
-        // Fresh points in ring order with the old position each goes before.
-        fresh.sort_unstable_by(|a, b| compare(*a, *b, &name_of));
-        let mut at: Vec<usize> = fresh.iter().map(|&f| self.insertion(f, &name_of)).collect();
-        // Monotone already, except if a fresh point ties a dropped one whose
-        // slot changed hands (2^-64): their order is then immaterial.
-        for k in 1..at.len() {
-            at[k] = at[k].max(at[k - 1]);
-        }
-
-        let len = n - gone.len() + fresh.len();
-        let Points {
-            mut hashes,
-            mut owners,
-            mut starts,
-            ..
-        } = spare.unwrap_or_else(Points::empty);
-        hashes.clear();
-        owners.clear();
-        hashes.reserve(len + WINDOW);
-        owners.reserve(len + 1);
-        let (mut cur, mut d, mut f) = (0usize, 0usize, 0usize);
-        loop {
-            let next_drop = gone.get(d).copied().unwrap_or(usize::MAX);
-            let next_fresh = at.get(f).copied().unwrap_or(usize::MAX);
-            let pos = next_drop.min(next_fresh).min(n);
-            hashes.extend_from_slice(&self.hashes[cur..pos]);
-            owners.extend_from_slice(&self.owners[cur..pos]);
-            cur = pos;
-            if next_fresh <= next_drop && next_fresh <= n {
-                // A fresh point goes before old position `pos` (also when
-                // that position is dropped: order among them is immaterial).
-                hashes.push(fresh[f].0);
-                owners.push(fresh[f].1);
-                f += 1;
-            } else if d < gone.len() && next_drop <= n {
-                cur = pos + 1;
-                d += 1;
-            } else {
-                break;
-            }
-        }
-        debug_assert_eq!(hashes.len(), len);
-
-        // The bucket table: shift the old one by the changes below each
-        // bucket while the density allows, else recount.
-        // 1.5 to 3 buckets per point: 18 to 24 bytes per point, and a
-        // window of four points still rarely overflows.
-        let keep = len > 0 && 2 * self.buckets >= 3 * len as u64 && self.buckets <= 3 * len as u64;
-        let mut out = Points {
-            hashes,
-            owners,
-            starts: Vec::new(),
-            buckets: 0,
-        };
-        if keep {
-            let buckets = self.buckets;
-            let mut deltas: Vec<(usize, i64)> = gone
-                .iter()
-                .map(|&g| (bucket_of(self.hashes[g], buckets), -1))
-                .chain(fresh.iter().map(|&(p, _)| (bucket_of(p, buckets), 1)))
-                .collect();
-            deltas.sort_unstable();
-            starts.clear();
-            starts.reserve(buckets as usize);
-            // starts'[b] = starts[b] + (changes in buckets below b).
-            let mut offset = 0i64;
-            let mut from = 0usize;
-            for (bucket, delta) in deltas {
-                let to = bucket + 1;
-                if to > from {
-                    starts.extend(
-                        self.starts[from..to]
-                            .iter()
-                            .map(|&s| (i64::from(s) + offset) as u32),
-                    );
-                    from = to;
-                }
-                offset += delta;
-            }
-            starts.extend(
-                self.starts[from..]
-                    .iter()
-                    .map(|&s| (i64::from(s) + offset) as u32),
-            );
-            out.starts = starts;
-            out.buckets = buckets;
-            hashes_padded(&mut out.hashes, len);
-            out.owners
-                .push(out.owners.first().copied().unwrap_or(u32::MAX));
-        } else {
-            out.starts = starts;
-            out.finish(None);
-        }
-        out
-    }
-
-    /// A copy without the points of `owner`.
-    pub fn without_owner(&self, owner: u32) -> Self {
-        let (hashes, owners) = self.iter().filter(|&(_, o)| o != owner).unzip();
-        let mut points = Points {
-            hashes,
-            owners,
-            starts: Vec::new(),
-            buckets: 0,
-        };
-        points.finish(None);
-        points
-    }
-
-    /// Position of the point `(hash, owner)` at or after `i` (which must
-    /// not be past it), which must be on the ring.
-    fn locate(&self, mut i: usize, hash: u64, owner: u32) -> usize {
-        while self.owners[i] != owner || self.hashes[i] != hash {
-            debug_assert!(self.hashes[i] == hash, "dropped point not on the ring");
-            i += 1;
-        }
-        i
-    }
-
-    /// The old position before which `fresh` goes in ring order.
-    fn insertion<'a, F: Fn(u32) -> &'a [u8]>(&self, fresh: (u64, u32), name_of: &F) -> usize {
-        let mut i = self.find_raw(fresh.0);
-        while i < self.len()
-            && compare((self.hashes[i], self.owners[i]), fresh, name_of) == Ordering::Less
-        {
-            i += 1;
-        }
-        i
-    }
-
-    /// Pads and indexes sorted points: `hashes` and `owners` hold exactly
-    /// the points; a bucket count of `buckets_for(len)` (or `buckets`).
-    fn finish(&mut self, buckets: Option<u64>) {
-        let n = self.hashes.len();
-        debug_assert_eq!(self.owners.len(), n);
-        self.buckets = buckets.unwrap_or_else(|| buckets_for(n));
-        let buckets = self.buckets;
-        self.starts.clear();
-        self.starts.resize(buckets as usize, 0);
-        // Count each bucket, then turn counts into starts. No data-dependent
-        // branch: walking points and buckets side by side mispredicts about
-        // once per bucket.
-        for &p in &self.hashes {
-            self.starts[bucket_of(p, buckets)] += 1;
-        }
-        let mut sum = 0u32;
-        for start in &mut self.starts {
-            let count = *start;
-            *start = sum;
-            sum += count;
-        }
-        hashes_padded(&mut self.hashes, n);
-        self.owners
-            .push(self.owners.first().copied().unwrap_or(u32::MAX));
     }
 
     /// Bytes used by the arrays.
     pub fn memory_bytes(&self) -> usize {
-        self.hashes.capacity() * 8 + self.owners.capacity() * 4 + self.starts.capacity() * 4
+        self.hashes.capacity() * 8
+            + (self.owners.capacity()
+                + self.starts.capacity()
+                + self.page_at.capacity()
+                + self.counts.capacity()
+                + self.touched.capacity())
+                * 4
     }
 
     /// Buckets per point (for tests of the density bounds).
@@ -494,11 +337,41 @@ impl Points {
     }
 }
 
-/// Appends the sentinels after the `n` points.
-fn hashes_padded(hashes: &mut Vec<u64>, n: usize) {
-    hashes.truncate(n);
-    hashes.extend_from_slice(&[u64::MAX; WINDOW]);
+/// The points of a ring in order, gaps skipped.
+pub(crate) struct Iter<'a> {
+    points: &'a Points,
+    page: usize,
+    at: usize,
+    end: usize,
+    left: usize,
 }
+
+impl Iterator for Iter<'_> {
+    type Item = (u64, u32);
+
+    #[inline]
+    fn next(&mut self) -> Option<(u64, u32)> {
+        while self.at == self.end {
+            if self.left == 0 {
+                return None;
+            }
+            let p = self.page;
+            self.page += 1;
+            self.at = self.points.page_at[p] as usize;
+            self.end = self.at + self.points.counts[p] as usize;
+        }
+        let i = self.at;
+        self.at += 1;
+        self.left -= 1;
+        Some((self.points.hashes[i], self.points.owners[i]))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
 
 /// Points hashed per batch in a build. Hashing a batch before touching the
 /// bucket table (whose accesses miss the cache) lets many misses overlap.

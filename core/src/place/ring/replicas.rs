@@ -39,7 +39,7 @@ impl<'a, L: Liveness + ?Sized> ReplicaIter<'a, L> {
         }
         // Every earlier visit of an up node yielded it, so "seen" is "owns a
         // point on the arc walked so far".
-        let len = self.ring.len();
+        let len = self.ring.slots();
         (0..self.steps).any(|k| {
             let p = (self.start + k) % len;
             p != position && self.ring.owner_at(p) == owner
@@ -51,7 +51,13 @@ impl<L: Liveness + ?Sized> Iterator for ReplicaIter<'_, L> {
     type Item = NodeIndex;
 
     fn next(&mut self) -> Option<NodeIndex> {
-        let len = self.ring.len();
+        // Positions are slots: a gap repeats the next point's owner, which
+        // the deduplication below skips.
+        let len = if self.ring.is_empty() {
+            0
+        } else {
+            self.ring.slots()
+        };
         while self.yielded < self.live.up_count() && self.steps < len {
             let position = (self.start + self.steps) % len;
             let owner = self.ring.owner_at(position);

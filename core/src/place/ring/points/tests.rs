@@ -2,6 +2,7 @@
 //! builds.
 
 use super::*;
+use std::cmp::Ordering;
 
 /// A small deterministic generator (SplitMix64).
 struct Rng(u64);
@@ -25,37 +26,59 @@ fn many_names(i: u32) -> &'static [u8] {
     NAMES.get_or_init(|| (0..256).map(|i| format!("node-{i}")).collect())[i as usize].as_bytes()
 }
 
-/// Points from arbitrary `(point, owner)` pairs, indexed like a build (or
-/// with `buckets` when given): for adversarial sets no hash would produce.
+/// Points from arbitrary `(point, owner)` pairs, laid out like a build
+/// (or with `buckets` when given): for adversarial sets no hash would
+/// produce.
 fn from_pairs(mut pairs: Vec<(u64, u32)>, buckets: Option<u64>) -> Points {
     pairs.sort_by(|a, b| compare(*a, *b, &many_names));
-    let mut points = Points::empty();
-    points.hashes = pairs.iter().map(|p| p.0).collect();
-    points.owners = pairs.iter().map(|p| p.1).collect();
-    points.finish(buckets);
-    points
+    Points::from_sorted(&pairs, buckets, None)
 }
 
-/// The reference: first point `>= hash`, or `len`.
-fn reference(points: &Points, hash: u64) -> usize {
-    points.hashes[..points.len()].partition_point(|&p| p < hash)
+/// For each slot (and `slots`), the rank of the first point at or after
+/// it, `len` when there is none.
+fn ranks(points: &Points) -> Vec<usize> {
+    let mut rank = vec![points.len(); points.slots() + 1];
+    let mut k = 0;
+    for p in 0..points.pages() {
+        let (lo, end, hi) = points.page_bounds(p);
+        for (i, r) in rank.iter_mut().enumerate().take(hi).skip(lo) {
+            *r = k + (i - lo).min(end - lo);
+        }
+        k += end - lo;
+    }
+    rank
 }
 
 /// Every probe that can tell two searches apart: each point and its
 /// neighbours, both ends of the hash space, each bucket's bounds, and
-/// random hashes.
+/// random hashes. A lookup is right when the first point at or after its
+/// slot is the first point `>= hash` (by `partition_point` over the points
+/// in order), and its owner that point's owner (wrapping). The layout's
+/// invariants are checked too.
 fn check_equivalent(points: &Points, what: &str) {
-    let n = points.len();
+    points.check_invariants(many_names);
+    let flat: Vec<(u64, u32)> = points.iter().collect();
+    let n = flat.len();
+    assert_eq!(n, points.len());
+    assert!(
+        flat.windows(2)
+            .all(|w| compare(w[0], w[1], &many_names) != Ordering::Greater)
+    );
+    let rank = ranks(points);
     let check = |h: u64| {
-        let want = reference(points, h);
+        let want = flat.partition_point(|p| p.0 < h);
         let got = points.find_raw(h);
-        assert_eq!(got, want, "{what}: find_raw({h:#x}) with {n} points");
+        assert!(got <= points.slots());
+        assert_eq!(rank[got], want, "{what}: find_raw({h:#x}) with {n} points");
         if n > 0 {
-            assert_eq!(points.find(h), if want == n { 0 } else { want });
-            assert_eq!(points.owner(got), points.owners[want % n], "{what}: owner");
+            let found = points.find(h);
+            assert!(found < points.slots());
+            assert_eq!(rank[found] % n, want % n, "{what}: find({h:#x})");
+            assert_eq!(points.owner(got), flat[want % n].1, "{what}: owner");
+            assert_eq!(points.owner(found), flat[want % n].1, "{what}: owner");
         }
     };
-    for &p in &points.hashes[..n] {
+    for &(p, _) in &flat {
         check(p);
         check(p.wrapping_sub(1));
         check(p.wrapping_add(1));
@@ -75,14 +98,6 @@ fn check_equivalent(points: &Points, what: &str) {
     for _ in 0..20_000 {
         check(rng.next());
     }
-    // Structure: the sentinels and the wrap owner.
-    assert_eq!(points.hashes.len(), n + WINDOW);
-    assert!(points.hashes[n..].iter().all(|&p| p == u64::MAX));
-    assert_eq!(points.owners.len(), n + 1);
-    if n > 0 {
-        assert_eq!(points.owners[n], points.owners[0]);
-    }
-    assert!(points.hashes[..n].windows(2).all(|w| w[0] <= w[1]));
 }
 
 #[test]
@@ -159,12 +174,14 @@ fn adversarial_point_sets() {
 fn empty_and_tiny() {
     let empty = Points::default();
     assert_eq!(empty.len(), 0);
-    assert_eq!(empty.find_raw(0), 0);
-    assert_eq!(empty.find_raw(u64::MAX), 0);
+    assert_eq!(empty.iter().count(), 0);
+    assert!(empty.find_raw(0) <= empty.slots());
+    assert!(empty.find_raw(u64::MAX) <= empty.slots());
+    check_equivalent(&empty, "empty");
     let one = Points::build(&[(0u32, many_names(0), 1u32)], 1, many_names, None);
     assert_eq!(one.len(), 1);
-    assert_eq!(one.find(0), 0);
-    assert_eq!(one.find(u64::MAX), 0);
+    assert_eq!(one.owner(one.find(0)), 0);
+    assert_eq!(one.owner(one.find(u64::MAX)), 0);
     check_equivalent(&one, "one");
 }
 
@@ -209,11 +226,14 @@ fn build_sorts_like_a_full_sort() {
         sorted_reference(&nodes[..10])
     );
     check_equivalent(&small, "built in spare buffers");
-    let mut recounted = Points::empty();
-    recounted.hashes = points.hashes[..points.len()].to_vec();
-    recounted.owners = points.owners[..points.len()].to_vec();
-    recounted.finish(None);
-    assert_eq!(recounted.starts, points.starts);
+    // The same points laid out from a sorted list: the same arrays.
+    let sorted: Vec<(u64, u32)> = points.iter().collect();
+    let relaid = Points::from_sorted(&sorted, None, None);
+    assert_eq!(relaid.hashes, points.hashes);
+    assert_eq!(relaid.owners, points.owners);
+    assert_eq!(relaid.starts, points.starts);
+    assert_eq!(relaid.page_at, points.page_at);
+    assert_eq!(relaid.counts, points.counts);
 }
 
 /// The points of `vnodes from..to` of `node`.
@@ -266,11 +286,7 @@ fn edits_equal_builds() {
             want.iter().collect::<Vec<_>>(),
             "round {round}"
         );
-        if next.buckets == want.buckets {
-            assert_eq!(next.starts, want.starts, "round {round}");
-        } else {
-            assert!((1.5..=3.0).contains(&next.density()), "round {round}");
-        }
+        assert!((1.5..=3.0).contains(&next.density()), "round {round}");
         check_equivalent(&next, "edited");
         spare = Some(std::mem::replace(&mut points, next));
     }
@@ -305,5 +321,8 @@ fn edit_to_and_from_empty() {
     check_equivalent(&grown, "grown from empty");
     let gone = grown.edited(&points_of(3, 0, 10), &mut [], many_names, None);
     assert_eq!(gone.len(), 0);
-    assert_eq!(gone.find_raw(42), 0);
+    assert!(gone.find_raw(42) <= gone.slots());
+    check_equivalent(&gone, "emptied");
 }
+
+mod spares;
