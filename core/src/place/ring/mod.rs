@@ -240,6 +240,33 @@ impl RingIndex {
         Points::build(&list, total, |i| nodes[NodeIndex::new(i)].name(), spare)
     }
 
+    /// From slot `i` (the key's first point, or `slots()`), the first up
+    /// owner: the lookup with some node down.
+    #[cold]
+    #[inline(never)]
+    fn route_walk<L: Liveness + ?Sized>(&self, mut i: usize, live: &L) -> Option<NodeIndex> {
+        if live.up_count() == 0 {
+            return None;
+        }
+        let len = self.points.slots();
+        if i == len {
+            i = 0;
+        }
+        // Terminates: some node is up, and every node owns at least one point.
+        // A gap repeats the next point's owner: walking slots is walking
+        // points with repeats.
+        loop {
+            let owner = NodeIndex::new(self.points.owner(i));
+            if live.is_up(owner) {
+                return Some(owner);
+            }
+            i += 1;
+            if i == len {
+                i = 0;
+            }
+        }
+    }
+
     fn check_total(&self, current: u64, extra: u64) -> Result<()> {
         let requested = current + extra;
         if requested > MAX_POINTS {
@@ -307,36 +334,20 @@ impl Placement for RingIndex {
         }
     }
 
-    #[inline]
+    /// Always inlined, and small: the all-up lookup. Callers that cannot
+    /// see the key's length at compile time (the C ABI, Python) otherwise
+    /// got this as a call of its own, walk included.
+    #[inline(always)]
     fn route<L: Liveness + ?Sized>(&self, hash: u64, live: &L) -> Option<NodeIndex> {
         if self.points.len() == 0 {
             return None;
         }
-        let len = self.points.slots();
-        let mut i = self.points.find_raw(hash);
+        let i = self.points.find_raw(hash);
         if live.all_up() {
-            // Slot `len` holds the first point's owner: no wrap test.
+            // Slot `slots()` holds the first point's owner: no wrap test.
             return Some(NodeIndex::new(self.points.owner(i)));
         }
-        if live.up_count() == 0 {
-            return None;
-        }
-        if i == len {
-            i = 0;
-        }
-        // Terminates: some node is up, and every node owns at least one point.
-        // A gap repeats the next point's owner: walking slots is walking
-        // points with repeats.
-        loop {
-            let owner = NodeIndex::new(self.points.owner(i));
-            if live.is_up(owner) {
-                return Some(owner);
-            }
-            i += 1;
-            if i == len {
-                i = 0;
-            }
-        }
+        self.route_walk(i, live)
     }
 
     fn route_hashes<L: Liveness + ?Sized>(
