@@ -57,9 +57,12 @@
 //! [`Loads::log_cost`]): no `exp()`, and `now` is not even read. The
 //! logarithms come from tables: `ln(n + 1)` for in-flight counts below 64
 //! (held by the picker; above, a polynomial) and `ln(w)` per node (made with
-//! the snapshot). So a pick has no division and no data-dependent branch: a
-//! logarithm computed per pick (two divisions and a 50/50 branch on the
-//! mantissa) had made it 5–8 times slower than [`LeastConn`](super::LeastConn). The decay is computed only when an observation is folded in. Two
+//! the snapshot). So a pick has no division and no branch that goes either
+//! way at random: a logarithm computed per pick (two divisions and a 50/50
+//! branch on the mantissa) had made it 5–8 times slower than
+//! [`LeastConn`](super::LeastConn).
+//!
+//! The decay is computed only when an observation is folded in. Two
 //! consequences, both negligible for a balancing heuristic: a node observed
 //! after the caller's `now` (a skewed clock) is compared at its own stamp
 //! instead of undecayed, and a node with requests in flight whose cost
