@@ -180,26 +180,46 @@ impl Points {
     {
         let n = self.len - gone.len() + fresh.len();
         Points::lay_out(n, None, spare, |f| {
-            let (mut g, mut k) = (0, 0);
-            for p in 0..self.pages() {
+            let slots = (0..self.pages()).flat_map(|p| {
                 let (lo, end, _) = self.page_bounds(p);
-                for i in lo..end {
-                    if gone.get(g) == Some(&i) {
-                        g += 1;
-                        continue;
-                    }
-                    let point = (self.hashes[i], self.owners[i]);
-                    while k < fresh.len() && compare(point, fresh[k], name_of) != Ordering::Less {
-                        f(fresh[k].0, fresh[k].1);
-                        k += 1;
-                    }
-                    f(point.0, point.1);
-                }
-            }
-            for &(point, owner) in &fresh[k..] {
-                f(point, owner);
-            }
+                lo..end
+            });
+            self.merge(slots, gone, fresh, name_of, |(point, owner)| {
+                f(point, owner)
+            });
         })
+    }
+
+    /// Calls `emit` with the points at `slots` (real points, ascending)
+    /// except those in `gone` (ascending, among `slots`), merged in ring
+    /// order with `fresh` (in ring order; what is left of it comes last).
+    /// Returns how many of `gone` were met.
+    fn merge<'a, F>(
+        &self,
+        slots: impl Iterator<Item = usize>,
+        gone: &[usize],
+        fresh: &[(u64, u32)],
+        name_of: &F,
+        mut emit: impl FnMut((u64, u32)),
+    ) -> usize
+    where
+        F: Fn(u32) -> &'a [u8],
+    {
+        let (mut d, mut k) = (0, 0);
+        for i in slots {
+            if gone.get(d) == Some(&i) {
+                d += 1;
+                continue;
+            }
+            let point = (self.hashes[i], self.owners[i]);
+            while k < fresh.len() && compare(point, fresh[k], name_of) != Ordering::Less {
+                emit(fresh[k]);
+                k += 1;
+            }
+            emit(point);
+        }
+        fresh[k..].iter().copied().for_each(emit);
+        d
     }
 
     /// A copy of these points in `spare`'s buffers: only the pages touched
@@ -280,21 +300,8 @@ impl Points {
             let at = self.starts[from] as usize;
             let head = (lo < end).then(|| self.owners[lo]);
             merged.clear();
-            let (mut d, mut k) = (0, 0);
-            for i in at..end {
-                if gone.get(d) == Some(&i) {
-                    d += 1;
-                    continue;
-                }
-                let point = (self.hashes[i], self.owners[i]);
-                while k < fresh.len() && compare(point, fresh[k], name_of) != Ordering::Less {
-                    merged.push(fresh[k]);
-                    k += 1;
-                }
-                merged.push(point);
-            }
-            debug_assert_eq!(d, gone.len(), "dropped points in page {p}");
-            merged.extend_from_slice(&fresh[k..]);
+            let met = self.merge(at..end, gone, fresh, name_of, |x| merged.push(x));
+            debug_assert_eq!(met, gone.len(), "dropped points in page {p}");
             let new_end = at + merged.len();
             assert!(new_end <= hi, "page {p} overflows");
             for (i, &(point, owner)) in (at..).zip(&merged) {
