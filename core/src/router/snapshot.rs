@@ -90,7 +90,7 @@ impl<T> Snapshot<T> {
     }
 
     /// The up node serving `key`.
-    #[inline]
+    #[inline(always)]
     pub fn route<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<NodeIndex> {
         // The ring hashes keys with the native xxh3: inline it; any other
         // placement asks its own key hash once, out of line.
