@@ -18,7 +18,7 @@ use xxhash_rust::xxh3::xxh3_64;
 pub const SPEC_VERSION: u32 = 2;
 
 /// The hash of a key: `xxh3_64(key)`, seed 0.
-#[inline]
+#[inline(always)]
 pub fn key_hash(key: &[u8]) -> u64 {
     xxh3_64(key)
 }
