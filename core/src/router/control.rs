@@ -210,6 +210,7 @@ impl<T: Clone> Control<T> {
         let health = self.health();
         let tiers = members.tiers.as_ref().map(|t| Box::new(t.view(&health)));
         Snapshot {
+            placement: Arc::clone(&members.placement),
             members,
             health,
             version: self.version,

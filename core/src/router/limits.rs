@@ -56,7 +56,7 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
     #[inline]
     pub fn load_limits<'s>(&self, snapshot: &'s Snapshot<T>) -> Option<LoadLimits<'s, T>> {
         let bound = self.inner.load_bound?;
-        if snapshot.is_tiered() || snapshot.members.placement.as_ring().is_none() {
+        if snapshot.is_tiered() || snapshot.placement.as_ring().is_none() {
             return None;
         }
         Some(LoadLimits {

@@ -188,7 +188,7 @@ impl<T: Clone + Send + Sync + 'static> Router<T> {
         let snapshot = self.inner.current.load();
         let hash = snapshot.key_hash(key);
         // Bounded loads walk one ring; a tiered router routes plainly.
-        let ring = snapshot.members.placement.as_ring();
+        let ring = snapshot.placement.as_ring();
         let node = match (
             self.inner.load_bound,
             ring.filter(|_| !snapshot.is_tiered()),

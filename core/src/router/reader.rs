@@ -1,33 +1,20 @@
 //! [`RouterReader`]: a per-thread handle whose lookups skip even arc-swap's
 //! load, for the hottest loops.
 
-use std::ops::Deref;
 use std::sync::Arc;
-
-use arc_swap::{ArcSwap, Cache};
+use std::sync::atomic::Ordering;
 
 use super::{Router, Snapshot};
 use crate::node::NodeIndex;
 use crate::place::Replicas;
 
-/// The router's current-snapshot slot, owned through a router handle so the
-/// reader needs no lifetime.
-struct Current<T>(Router<T>);
-
-impl<T> Deref for Current<T> {
-    type Target = ArcSwap<Snapshot<T>>;
-
-    fn deref(&self) -> &ArcSwap<Snapshot<T>> {
-        &self.0.inner.current
-    }
-}
-
 /// A reading handle for one thread (it is `Send`, not meant to be shared).
 ///
 /// [`Router::route`] pays for an arc-swap load on every call. A reader keeps
-/// the last snapshot and only checks, with one atomic pointer read, that it
-/// is still current, so a lookup costs about what it costs on a bare
-/// [`Ring`](crate::Ring). It sees every publication on its next call.
+/// the last snapshot and only checks, with one atomic read of the router's
+/// publication epoch, that it is still current, so a lookup costs about
+/// what it costs on a bare [`Ring`](crate::Ring). It sees every publication
+/// on its next call.
 ///
 /// ```
 /// use ringroute::router::Router;
@@ -39,43 +26,67 @@ impl<T> Deref for Current<T> {
 /// # Ok::<(), ringroute::Error>(())
 /// ```
 pub struct RouterReader<T> {
-    cache: Cache<Current<T>, Arc<Snapshot<T>>>,
+    router: Router<T>,
+    /// The router's epoch when `snapshot` was loaded (read before it, so
+    /// the snapshot is at least as new as the epoch says).
+    epoch: u64,
+    snapshot: Arc<Snapshot<T>>,
 }
 
 impl<T: Clone + Send + Sync + 'static> RouterReader<T> {
     pub(crate) fn new(router: &Router<T>) -> Self {
+        let epoch = router.inner.epoch.load(Ordering::Acquire);
         RouterReader {
-            cache: Cache::new(Current(router.clone())),
+            snapshot: router.inner.current.load_full(),
+            router: router.clone(),
+            epoch,
         }
     }
 
     /// The current snapshot (refreshed if the router published since).
-    #[inline]
+    ///
+    /// The check is one load and a compare; the refresh is out of line, so
+    /// callers that inline a lookup carry none of arc-swap's load code.
+    #[inline(always)]
     pub fn snapshot(&mut self) -> &Arc<Snapshot<T>> {
-        self.cache.load()
+        // Acquire pairs with the publication's release of the epoch: a
+        // changed epoch means a newer snapshot is already stored.
+        if self.router.inner.epoch.load(Ordering::Acquire) != self.epoch {
+            self.refresh();
+        }
+        &self.snapshot
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refresh(&mut self) {
+        // The epoch first: a publication racing with this leaves a snapshot
+        // newer than the epoch, and the next call refreshes again.
+        self.epoch = self.router.inner.epoch.load(Ordering::Acquire);
+        self.snapshot = self.router.inner.current.load_full();
     }
 
     /// Routes every key of `keys` into `out`; see [`Snapshot::route_many`].
     #[inline]
     pub fn route_many<K: AsRef<[u8]>>(&mut self, keys: &[K], out: &mut [Option<NodeIndex>]) {
-        self.cache.load().route_many(keys, out)
+        self.snapshot().route_many(keys, out)
     }
 
     /// The up node serving `key`.
-    #[inline]
+    #[inline(always)]
     pub fn route<K: AsRef<[u8]> + ?Sized>(&mut self, key: &K) -> Option<NodeIndex> {
-        self.cache.load().route(key)
+        self.snapshot().route(key)
     }
 
     /// The up node serving a key hash computed elsewhere.
     #[inline]
     pub fn route_hash(&mut self, hash: u64) -> Option<NodeIndex> {
-        self.cache.load().route_hash(hash)
+        self.snapshot().route_hash(hash)
     }
 
     /// Up to `n` distinct up nodes for `key`, primary first.
     pub fn route_n<K: AsRef<[u8]> + ?Sized>(&mut self, key: &K, n: usize) -> Replicas {
-        self.cache.load().route_n(key, n)
+        self.snapshot().route_n(key, n)
     }
 
     /// Writes up to `out.len()` distinct up nodes for `key` into `out`.
@@ -84,6 +95,6 @@ impl<T: Clone + Send + Sync + 'static> RouterReader<T> {
         key: &K,
         out: &mut [NodeIndex],
     ) -> usize {
-        self.cache.load().route_n_into(key, out)
+        self.snapshot().route_n_into(key, out)
     }
 }

@@ -34,6 +34,10 @@ pub(crate) struct Members<T> {
 #[derive(Debug)]
 pub struct Snapshot<T> {
     pub(crate) members: Arc<Members<T>>,
+    /// `members.placement` again, one pointer nearer: every lookup starts
+    /// here, and on a big ring each hop of the chain is a load that waits
+    /// for the one before.
+    pub(crate) placement: Arc<AnyPlacement>,
     pub(crate) health: HealthView,
     pub(crate) version: u64,
     /// The tiers' shares under this health (set iff `members.tiers` is).
@@ -56,7 +60,7 @@ impl<T> Snapshot<T> {
 
     /// The placement the lookups of this snapshot use.
     pub fn placement(&self) -> &AnyPlacement {
-        &self.members.placement
+        &self.placement
     }
 
     /// The node at `index`.
@@ -94,7 +98,7 @@ impl<T> Snapshot<T> {
     pub fn route<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Option<NodeIndex> {
         // The ring hashes keys with the native xxh3: inline it; any other
         // placement asks its own key hash once, out of line.
-        match &*self.members.placement {
+        match &*self.placement {
             AnyPlacement::Ring(ring) => ring.route(key_hash(key.as_ref()), &self.health),
             _ => self.route_other(self.key_hash(key)),
         }
@@ -107,7 +111,7 @@ impl<T> Snapshot<T> {
     pub fn key_hash<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> u64 {
         match &self.members.tiers {
             Some(tiers) => tiers.key_hash(key.as_ref()),
-            None => self.members.placement.key_hash(key.as_ref()),
+            None => self.placement.key_hash(key.as_ref()),
         }
     }
 
@@ -119,7 +123,7 @@ impl<T> Snapshot<T> {
         // match over every algorithm's lookup is too big to be inlined. A
         // tiered router's placement is never a ring (see `tiers::stand_in`),
         // so the tiers cost the untiered path nothing.
-        match &*self.members.placement {
+        match &*self.placement {
             AnyPlacement::Ring(ring) => ring.route(hash, &self.health),
             _ => self.route_other(hash),
         }
@@ -141,7 +145,7 @@ impl<T> Snapshot<T> {
             }
             return;
         }
-        crate::place::route_keys(&*self.members.placement, &self.health, keys, out)
+        crate::place::route_keys(&*self.placement, &self.health, keys, out)
     }
 
     /// The placement a key's primary comes from: the router's, or for a
@@ -149,7 +153,7 @@ impl<T> Snapshot<T> {
     fn primary_placement(&self) -> &AnyPlacement {
         match &self.members.tiers {
             Some(tiers) => tiers.top_placement(),
-            None => &self.members.placement,
+            None => &self.placement,
         }
     }
 
@@ -203,7 +207,7 @@ impl<T> Snapshot<T> {
     /// first, then the next), offer their first 8 replicas.
     pub fn failover<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Failover<'_> {
         let hash = self.key_hash(key);
-        Failover(match self.members.placement.as_ring() {
+        Failover(match self.placement.as_ring() {
             Some(ring) if self.tiers.is_none() => {
                 Walk::Ring(ReplicaIter::new(ring, &self.health, hash))
             }
@@ -224,7 +228,7 @@ impl<T> Snapshot<T> {
     pub fn route_n_hash_into(&self, hash: u64, out: &mut [NodeIndex]) -> usize {
         match (&self.tiers, &self.members.tiers) {
             (Some(view), Some(tiers)) => tiers.route_n(view, &self.health, hash, out),
-            _ => self.members.placement.route_n(hash, &self.health, out),
+            _ => self.placement.route_n(hash, &self.health, out),
         }
     }
 
@@ -232,7 +236,7 @@ impl<T> Snapshot<T> {
     fn route_other(&self, hash: u64) -> Option<NodeIndex> {
         match (&self.tiers, &self.members.tiers) {
             (Some(view), Some(tiers)) => tiers.route(view, &self.health, hash),
-            _ => self.members.placement.route(hash, &self.health),
+            _ => self.placement.route(hash, &self.health),
         }
     }
 
