@@ -47,13 +47,16 @@ impl PointHasher {
     /// A hasher for the points of the node named `name`.
     #[inline]
     pub fn new(name: &[u8]) -> Self {
-        let mut buf = SmallVec::with_capacity(name.len() + 4);
-        buf.extend_from_slice(name);
-        buf.extend_from_slice(&[0; 4]);
-        PointHasher {
-            buf,
-            short: Short::new(name),
+        let short = Short::new(name);
+        // A short name is hashed from registers: copying it (a libc call
+        // per node) would be all that's left of the buffer's cost.
+        let mut buf = SmallVec::new();
+        if short.is_none() {
+            buf.reserve(name.len() + 4);
+            buf.extend_from_slice(name);
+            buf.extend_from_slice(&[0; 4]);
         }
+        PointHasher { buf, short }
     }
 
     /// The position of point `j`: `xxh3_64(name ‖ le32(j))`.
