@@ -24,8 +24,9 @@
 //! the 32 MiB cold set), `lat_hot` / `lat_cold` (each key depends on the
 //! previous answer), `route_hash` (random `u64` hashes: the structure
 //! alone), `build` (1000 nodes from scratch), `ops` (one change to the
-//! 1000-node ring), `replicas` (three distinct nodes per key). See
-//! `benches/README.md`.
+//! 1000-node ring), `replicas` (three distinct nodes per key), and
+//! `batch_hot` / `batch_cold` (ringroute alone: `route_many` over the whole
+//! set against single-key `route`). See `benches/README.md`.
 //!
 //! `main` is our own: it runs the groups, lets criterion print its summary,
 //! then reads criterion's `estimates.json` files written by this run and
@@ -63,6 +64,9 @@ const HASHRING: &str = "hashring";
 const PLAIN: &str = "plain";
 const SPLIT: &str = "split_pp";
 const XXH3: &str = "xxh3_key";
+/// `Ring::route_many` (the batch groups; the reference there is single-key
+/// `route`).
+const MANY: &str = "ringroute_many";
 const ROUTE_N: &str = "ringroute_route_n";
 const REPLICAS: &str = "ringroute_replicas";
 const CHR_REPLICAS: &str = "consistent_hash_ring_replicas";
@@ -307,6 +311,32 @@ fn lookup(c: &mut Criterion<CpuTime>) {
     per_key_group::<true>(c, "lat_hot", keys());
     per_key_group::<false>(c, "tput_cold", cold_keys());
     per_key_group::<true>(c, "lat_cold", cold_keys());
+    batch_group(c, "batch_hot", keys());
+    batch_group(c, "batch_cold", cold_keys());
+}
+
+/// `route_many` over every key of `keys` into one answer buffer, against
+/// single-key `route` over the same keys in the same order, in one group.
+fn batch_group(c: &mut Criterion<CpuTime>, group: &str, keys: &[Key]) {
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(keys.len() as u64));
+    if keys.len() > KEYS {
+        g.sample_size(10).sampling_mode(SamplingMode::Flat);
+    }
+    let mut out = vec![None; keys.len()];
+    for &n in &SIZES {
+        let f = fixture(n);
+        g.bench_function(BenchmarkId::new(RINGROUTE, n), |b| {
+            b.iter(|| walk::<false, _>(black_box(keys), |k| route_ringroute(&f.ringroute, k)))
+        });
+        g.bench_function(BenchmarkId::new(MANY, n), |b| {
+            b.iter(|| {
+                f.ringroute.route_many(black_box(keys), &mut out);
+                black_box(&out);
+            })
+        });
+    }
+    g.finish();
 }
 
 /// The structure alone: random `u64` hashes, no key hashing, throughput.
@@ -581,6 +611,18 @@ const TABLES: &[Table] = &[
     Table {
         group: "lat_cold",
         contenders: PER_KEY,
+        params: &["100", "1000"],
+        ops_per_iter: || cold_keys().len() as f64,
+    },
+    Table {
+        group: "batch_hot",
+        contenders: &[RINGROUTE, MANY],
+        params: &["100", "1000"],
+        ops_per_iter: || KEYS as f64,
+    },
+    Table {
+        group: "batch_cold",
+        contenders: &[RINGROUTE, MANY],
         params: &["100", "1000"],
         ops_per_iter: || cold_keys().len() as f64,
     },

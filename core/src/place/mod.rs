@@ -35,7 +35,6 @@ pub use cluster::Cluster;
 pub use replicas::Replicas;
 
 use crate::error::Result;
-use crate::many::BATCH;
 use crate::node::{NodeIndex, NodeTable};
 
 /// Which nodes a lookup may return.
@@ -161,7 +160,10 @@ pub trait Placement: Clone + Send + Sync {
     fn route_n<L: Liveness + ?Sized>(&self, hash: u64, live: &L, out: &mut [NodeIndex]) -> usize;
 }
 
-/// Routes `keys` into `out` (`out[i]` for `keys[i]`), [`BATCH`] at a time:
+/// Keys hashed per call of [`Placement::route_hashes`] in [`route_keys`].
+const KEY_BLOCK: usize = 256;
+
+/// Routes `keys` into `out` (`out[i]` for `keys[i]`), [`KEY_BLOCK`] at a time:
 /// the batch lookups behind every `route_many`.
 ///
 /// Panics if `out` is shorter than `keys`.
@@ -179,8 +181,10 @@ pub(crate) fn route_keys<P, L, K>(
         out.len() >= keys.len(),
         "route_many: `out` is shorter than `keys`"
     );
-    let mut hashes = [0u64; BATCH];
-    for (keys, out) in keys.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
+    // Blocks of keys much longer than a batch: a placement that pipelines
+    // its lookups (the ring) restarts its pipeline once per block.
+    let mut hashes = [0u64; KEY_BLOCK];
+    for (keys, out) in keys.chunks(KEY_BLOCK).zip(out.chunks_mut(KEY_BLOCK)) {
         for (h, k) in hashes.iter_mut().zip(keys) {
             *h = placement.key_hash(k.as_ref());
         }

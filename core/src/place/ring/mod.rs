@@ -362,23 +362,33 @@ impl Placement for RingIndex {
             }
             return;
         }
-        // Each step of the lookup runs for a whole batch before the next, so
-        // the batch's loads (independent of each other) overlap their misses.
-        let mut at = [0usize; crate::many::BATCH];
-        for (hashes, out) in hashes
-            .chunks(crate::many::BATCH)
-            .zip(out.chunks_mut(crate::many::BATCH))
-        {
-            let at = &mut at[..hashes.len()];
-            for (i, &hash) in at.iter_mut().zip(hashes) {
-                *i = self.points.start(hash);
+        // A software pipeline: while key `i` is scanned, the bucket entry of
+        // key `i + AHEAD` and the window and owner of key `i + AHEAD / 2`
+        // are already on their way, so a lookup's three dependent misses
+        // overlap with other keys' instead of following each other.
+        const AHEAD: usize = crate::many::BATCH;
+        const MID: usize = AHEAD / 2;
+        let n = hashes.len().min(out.len());
+        let points = &self.points;
+        for &hash in &hashes[..n.min(AHEAD)] {
+            points.prefetch_start(hash);
+        }
+        let mut starts = [0usize; MID];
+        for (k, &hash) in hashes[..n.min(MID)].iter().enumerate() {
+            starts[k] = points.start(hash);
+            points.prefetch_scan(starts[k]);
+        }
+        for i in 0..n {
+            if let Some(&hash) = hashes.get(i + AHEAD) {
+                points.prefetch_start(hash);
             }
-            for (i, &hash) in at.iter_mut().zip(hashes) {
-                *i = self.points.scan(*i, hash);
+            let slot = i % MID;
+            let start = starts[slot];
+            if let Some(&hash) = hashes.get(i + MID) {
+                starts[slot] = points.start(hash);
+                points.prefetch_scan(starts[slot]);
             }
-            for (out, &i) in out.iter_mut().zip(at.iter()) {
-                *out = Some(NodeIndex::new(self.points.owner(i)));
-            }
+            out[i] = Some(NodeIndex::new(points.owner(points.scan(start, hashes[i]))));
         }
     }
 

@@ -108,6 +108,22 @@ fn bucket_of(hash: u64, buckets: u64) -> usize {
     ((u128::from(hash) * u128::from(buckets)) >> 64) as usize
 }
 
+/// A hint to load `p`'s cache line; nothing on architectures without a
+/// stable prefetch instruction (the batch lookups then rely on out-of-order
+/// execution alone).
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and reads nothing
+    // the program can observe, whatever the address (callers stay within
+    // or one past their arrays anyway).
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// How many of `w` are below `hash`, without a branch.
 #[inline(always)]
 fn count_below(w: &[u64; WINDOW], hash: u64) -> usize {
@@ -169,6 +185,24 @@ impl Points {
     #[inline(always)]
     pub fn start(&self, hash: u64) -> usize {
         self.starts[bucket_of(hash, self.buckets)] as usize
+    }
+
+    /// Asks the cache for `start(hash)`'s bucket entry ahead of use.
+    #[inline(always)]
+    pub fn prefetch_start(&self, hash: u64) {
+        prefetch(
+            self.starts
+                .as_ptr()
+                .wrapping_add(bucket_of(hash, self.buckets)),
+        );
+    }
+
+    /// Asks the cache for what `scan(i, _)` and the owner of its answer
+    /// read, ahead of use (the window's first line and its owners' line).
+    #[inline(always)]
+    pub fn prefetch_scan(&self, i: usize) {
+        prefetch(self.hashes.as_ptr().wrapping_add(i));
+        prefetch(self.owners.as_ptr().wrapping_add(i));
     }
 
     /// Second step: from `start(hash)` to the first slot `>= hash`.
