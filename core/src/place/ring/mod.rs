@@ -342,12 +342,11 @@ impl Placement for RingIndex {
         if self.points.len() == 0 {
             return None;
         }
-        let i = self.points.find_raw(hash);
         if live.all_up() {
             // Slot `slots()` holds the first point's owner: no wrap test.
-            return Some(NodeIndex::new(self.points.owner(i)));
+            return Some(NodeIndex::new(self.points.owner_of(hash)));
         }
-        self.route_walk(i, live)
+        self.route_walk(self.points.find_raw(hash), live)
     }
 
     fn route_hashes<L: Liveness + ?Sized>(
@@ -373,7 +372,7 @@ impl Placement for RingIndex {
         for &hash in &hashes[..n.min(AHEAD)] {
             points.prefetch_start(hash);
         }
-        let mut starts = [0usize; MID];
+        let mut starts = [points::Start::default(); MID];
         for (k, &hash) in hashes[..n.min(MID)].iter().enumerate() {
             starts[k] = points.start(hash);
             points.prefetch_scan(starts[k]);

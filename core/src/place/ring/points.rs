@@ -45,6 +45,12 @@ use edit::SYNCED;
 /// Points compared branch-free from a bucket's first point.
 pub(crate) const WINDOW: usize = 4;
 
+/// Where a lookup's scan begins: a slot read from the bucket table, so at
+/// most `slots()`. Only [`Points::start`] makes one, which lets
+/// [`Points::scan`] read its window unchecked.
+#[derive(Copy, Clone, Debug, Default)]
+pub(crate) struct Start(usize);
+
 /// Sorted points in gapped pages, plus the bucket index.
 #[derive(Clone, Debug)]
 pub(crate) struct Points {
@@ -181,10 +187,36 @@ impl Points {
         self.scan(self.start(hash), hash)
     }
 
-    /// First step of a lookup: the first slot in or after `hash`'s bucket.
+    /// The owner of the first point `>= hash`, wrapping: the all-up lookup.
+    /// The ring must not be empty.
     #[inline(always)]
-    pub fn start(&self, hash: u64) -> usize {
-        self.starts[bucket_of(hash, self.buckets)] as usize
+    pub fn owner_of(&self, hash: u64) -> u32 {
+        let i = self.find_raw(hash);
+        debug_assert!(i < self.owners.len());
+        // SAFETY: `scan` answers at most `slots()` (see there), and `owners`
+        // holds `slots() + 1` entries (`place_pages`; edits keep both).
+        unsafe { *self.owners.get_unchecked(i) }
+    }
+
+    /// First step of a lookup: the first slot in or after `hash`'s bucket.
+    ///
+    /// The lookup's three reads skip the bounds checks: at 100 nodes it is
+    /// bound by instruction count, and the checks with their length loads
+    /// were about a sixth of it. Their soundness rests on the layout's
+    /// invariants, which `check_invariants` (tests) asserts after every kind
+    /// of change: `starts` has `buckets` entries, each at most `slots()`,
+    /// pages are sorted, `WINDOW` sentinels follow the slots.
+    #[inline(always)]
+    pub fn start(&self, hash: u64) -> Start {
+        let b = bucket_of(hash, self.buckets);
+        debug_assert!(b < self.starts.len());
+        // SAFETY: the high half of `hash × buckets` is below `buckets`, and
+        // `starts` holds `buckets` entries (`place_pages`; a layout's bucket
+        // count never changes). `Points::empty`, the one value without them,
+        // is scratch for a build and never looked up.
+        let i = unsafe { *self.starts.get_unchecked(b) } as usize;
+        debug_assert!(i <= self.slots());
+        Start(i)
     }
 
     /// Asks the cache for `start(hash)`'s bucket entry ahead of use.
@@ -200,15 +232,21 @@ impl Points {
     /// Asks the cache for what `scan(i, _)` and the owner of its answer
     /// read, ahead of use (the window's first line and its owners' line).
     #[inline(always)]
-    pub fn prefetch_scan(&self, i: usize) {
-        prefetch(self.hashes.as_ptr().wrapping_add(i));
-        prefetch(self.owners.as_ptr().wrapping_add(i));
+    pub fn prefetch_scan(&self, start: Start) {
+        prefetch(self.hashes.as_ptr().wrapping_add(start.0));
+        prefetch(self.owners.as_ptr().wrapping_add(start.0));
     }
 
-    /// Second step: from `start(hash)` to the first slot `>= hash`.
+    /// Second step: from `start(hash)` to the first slot `>= hash`, which
+    /// is at most `slots()` (slot `slots()` is a sentinel, above any hash
+    /// that gets there, or equal).
     #[inline(always)]
-    pub fn scan(&self, i: usize, hash: u64) -> usize {
-        let window: &[u64; WINDOW] = self.hashes[i..i + WINDOW].try_into().expect("padded");
+    pub fn scan(&self, start: Start, hash: u64) -> usize {
+        let i = start.0;
+        debug_assert!(i + WINDOW <= self.hashes.len());
+        // SAFETY: a `Start` is at most `slots()`, and `hashes` holds
+        // `slots() + WINDOW` entries.
+        let window = unsafe { &*self.hashes.as_ptr().add(i).cast::<[u64; WINDOW]>() };
         let below = count_below(window, hash);
         if below < WINDOW {
             i + below
