@@ -46,8 +46,9 @@ use edit::SYNCED;
 pub(crate) const WINDOW: usize = 4;
 
 /// Where a lookup's scan begins: a slot read from the bucket table, so at
-/// most `slots()`. Only [`Points::start`] makes one, which lets
-/// [`Points::scan`] read its window unchecked.
+/// most `slots()`. Only [`Points::start`] makes one (and `Default`, slot 0,
+/// which every layout has), which lets [`Points::scan`] read its window
+/// unchecked.
 #[derive(Copy, Clone, Debug, Default)]
 pub(crate) struct Start(usize);
 
