@@ -203,7 +203,7 @@ impl Points {
     ///
     /// The lookup's three reads skip the bounds checks: at 100 nodes it is
     /// bound by instruction count, and the checks with their length loads
-    /// were about a sixth of it. Their soundness rests on the layout's
+    /// were 7 of its 61 instructions. Their soundness rests on the layout's
     /// invariants, which `check_invariants` (tests) asserts after every kind
     /// of change: `starts` has `buckets` entries, each at most `slots()`,
     /// pages are sorted, `WINDOW` sentinels follow the slots.
