@@ -102,6 +102,46 @@ pub unsafe extern "C" fn ringroute_reader_route(
     key_len: usize,
     node_out: *mut u32,
 ) -> ringroute_status {
+    // The common case first, as a leaf: no call, so no register is saved
+    // (`route_quick` can neither panic nor unwind). Anything else, errors
+    // included, takes the full path below as a tail call.
+    if !reader.is_null() && !node_out.is_null() && key_len <= 128 {
+        let key: &[u8] = if key_len == 0 {
+            &[]
+        } else if key.is_null() {
+            // SAFETY (of the call): the arguments are as this function's.
+            return unsafe { reader_route_full(reader, key, key_len, node_out) };
+        } else {
+            // SAFETY: not NULL, `key_len` fits an `isize`, and the caller
+            // promises `key_len` readable bytes.
+            unsafe { std::slice::from_raw_parts(key, key_len) }
+        };
+        // SAFETY: not NULL, and the caller promises a live reader that no
+        // other thread uses now.
+        let quick = unsafe { &(*reader).reader }.route_quick(key);
+        if let Some(node) = quick {
+            // SAFETY: not NULL, and the caller promises a writable u32.
+            unsafe { node_out.write(node.get()) };
+            return ringroute_status::RINGROUTE_OK;
+        }
+    }
+    // SAFETY (of the call): the arguments are as this function's.
+    unsafe { reader_route_full(reader, key, key_len, node_out) }
+}
+
+/// `ringroute_reader_route()` on every path: the snapshot refresh, a node
+/// down, another placement, a long key, a crowded bucket, and the errors.
+///
+/// # Safety
+///
+/// As `ringroute_reader_route()`.
+#[inline(never)]
+unsafe extern "C" fn reader_route_full(
+    reader: *mut ringroute_reader,
+    key: *const u8,
+    key_len: usize,
+    node_out: *mut u32,
+) -> ringroute_status {
     boundary(|| {
         if reader.is_null() || node_out.is_null() || (key.is_null() && key_len != 0) {
             return Err(reader_arguments(reader, node_out));

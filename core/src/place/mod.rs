@@ -102,7 +102,7 @@ pub trait Placement: Clone + Send + Sync {
     /// the router) call this once per lookup and hand the result to
     /// [`route`](Placement::route), so `route_hash` callers must hash the same
     /// way.
-    #[inline]
+    #[inline(always)]
     fn key_hash(&self, key: &[u8]) -> u64 {
         crate::hash::key_hash(key)
     }

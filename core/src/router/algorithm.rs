@@ -112,6 +112,21 @@ impl AnyPlacement {
             _ => None,
         }
     }
+
+    /// [`route_keys`](crate::place::route_keys) with the placement chosen
+    /// once per call, not once per key: for the ring (the default) the key
+    /// hash is then xxh3 inlined into the hashing loop instead of a call
+    /// that matches on the placement for every key.
+    pub(crate) fn route_keys<L, K>(&self, live: &L, keys: &[K], out: &mut [Option<NodeIndex>])
+    where
+        L: Liveness + ?Sized,
+        K: AsRef<[u8]>,
+    {
+        match self {
+            AnyPlacement::Ring(ring) => crate::place::route_keys(ring, live, keys, out),
+            other => crate::place::route_keys(other, live, keys, out),
+        }
+    }
 }
 
 impl Placement for AnyPlacement {

@@ -13,7 +13,7 @@ use crate::hash::key_hash;
 use crate::node::{Node, NodeIndex, NodeTable};
 use crate::pick;
 use crate::place::Replicas;
-use crate::place::ring::ReplicaIter;
+use crate::place::ring::{RawIndex, ReplicaIter};
 use crate::place::{Liveness, Placement};
 
 /// The membership part of a snapshot: rebuilt only when nodes join, leave,
@@ -104,6 +104,17 @@ impl<T> Snapshot<T> {
         }
     }
 
+    /// The all-up ring lookup's view of this snapshot's points, for a
+    /// reader that holds it (see `RawIndex`): `None` unless the placement
+    /// is a non-empty ring and every node is up, when `route` is exactly
+    /// that lookup on the key's xxh3.
+    pub(crate) fn raw_ring(&self) -> Option<RawIndex> {
+        match &*self.placement {
+            AnyPlacement::Ring(ring) if self.health.all_up() => ring.raw(),
+            _ => None,
+        }
+    }
+
     /// The hash [`route_hash`](Snapshot::route_hash) expects for `key`: the
     /// placement's own key hash (xxh3 unless a compatibility mode says
     /// otherwise).
@@ -145,7 +156,7 @@ impl<T> Snapshot<T> {
             }
             return;
         }
-        crate::place::route_keys(&*self.placement, &self.health, keys, out)
+        self.placement.route_keys(&self.health, keys, out)
     }
 
     /// The placement a key's primary comes from: the router's, or for a
@@ -183,7 +194,7 @@ impl<T> Snapshot<T> {
             crate::many::GroupBy::Failover => self.route_many(keys, owners),
             crate::many::GroupBy::Primary => {
                 let all = crate::place::AllUp(slots);
-                crate::place::route_keys(self.primary_placement(), &all, keys, owners)
+                self.primary_placement().route_keys(&all, keys, owners)
             }
         })
     }

@@ -10,6 +10,7 @@ mod replicas;
 mod seen;
 
 pub use bounded::{LoadBound, LoadCounts, Loads};
+pub(crate) use points::RawIndex;
 pub use replicas::ReplicaIter;
 
 use crate::error::{Error, Result};
@@ -228,6 +229,12 @@ impl RingIndex {
             points: self.points.edited(&drops, &mut fresh, name_of, spare),
             vnodes: self.vnodes,
         }
+    }
+
+    /// The all-up lookup's view of the points, `None` when empty (see
+    /// [`RawIndex`]).
+    pub(crate) fn raw(&self) -> Option<RawIndex> {
+        self.points.raw()
     }
 
     fn build_points<T>(vnodes: u32, nodes: &NodeTable<T>, spare: Option<Points>) -> Points {

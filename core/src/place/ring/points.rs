@@ -39,8 +39,10 @@ use crate::hash::opaque;
 
 mod edit;
 mod pages;
+mod raw;
 #[cfg(test)]
 use edit::SYNCED;
+pub(crate) use raw::RawIndex;
 
 /// Points compared branch-free from a bucket's first point.
 pub(crate) const WINDOW: usize = 4;
