@@ -1693,7 +1693,8 @@ enum ringroute_status ringroute_router_new_compat(const struct ringroute_config 
  *
  * Errors: `RINGROUTE_NULL_POINTER` (`router` NULL, `keys` or `nodes_out`
  * NULL with `n_keys > 0`, a key's `data` NULL with `len > 0`: then nothing
- * is written), `RINGROUTE_INVALID_ARGUMENT` (`n_keys` too large).
+ * is written), `RINGROUTE_INVALID_ARGUMENT` (`n_keys` or a key's `len`
+ * too large).
  *
  * # Safety
  *
@@ -1722,8 +1723,9 @@ enum ringroute_status ringroute_route_many(const struct ringroute_router *router
  *
  * Errors: `RINGROUTE_NULL_POINTER` (`router`, `groups`, `n_groups_out` or
  * one of the arrays NULL with `n_keys > 0`, a key's `data` NULL with
- * `len > 0`), `RINGROUTE_INVALID_ARGUMENT` (`primary` not 0 or 1, or
- * `n_keys` of 2^32 - 1 or more). On error nothing is written.
+ * `len > 0`), `RINGROUTE_INVALID_ARGUMENT` (`primary` not 0 or 1, a
+ * key's `len` too large, or `n_keys` of 2^32 - 1 or more). On error
+ * nothing is written.
  *
  * # Safety
  *

@@ -31,28 +31,58 @@ const CHUNK: usize = 256;
 /// # Safety
 ///
 /// `keys` NULL or readable for `n_keys` keys.
-unsafe fn key_list<'a>(keys: *const ringroute_key, n_keys: usize) -> Result<&'a [ringroute_key]> {
+unsafe fn key_list<'a>(keys: *const ringroute_key, n_keys: usize) -> Result<&'a [ListedKey]> {
     // SAFETY: forwarded from the caller.
     let keys = unsafe { array(keys, n_keys, "keys") }?;
-    if let Some(i) = keys.iter().position(|k| k.data.is_null() && k.len != 0) {
-        return Err(Failure::new(
-            ringroute_status::RINGROUTE_NULL_POINTER,
-            format!("keys[{i}].data is NULL with a length of {}", keys[i].len),
-        ));
+    // One pass over the keys, without a branch per key (a length over
+    // `isize::MAX` has the top bit set); the bad key is looked for again
+    // only when there is one.
+    let bad = |k: &ringroute_key| (k.data.is_null() & (k.len != 0)) | (k.len > isize::MAX as usize);
+    let (mut lengths, mut null_data) = (0usize, false);
+    for k in keys {
+        lengths |= k.len;
+        null_data |= k.data.is_null() & (k.len != 0);
     }
-    Ok(keys)
+    if null_data | (lengths > isize::MAX as usize) {
+        let i = keys.iter().position(bad).expect("a bad key");
+        let len = keys[i].len;
+        return Err(if keys[i].data.is_null() {
+            Failure::new(
+                ringroute_status::RINGROUTE_NULL_POINTER,
+                format!("keys[{i}].data is NULL with a length of {len}"),
+            )
+        } else {
+            Failure::invalid(format!("keys[{i}]: length {len} is too large"))
+        });
+    }
+    let keys: *const [ringroute_key] = keys;
+    // SAFETY: `ListedKey` is a `repr(transparent)` `ringroute_key`, so the
+    // two slices have one layout; the lifetime is the caller's array's.
+    Ok(unsafe { &*(keys as *const [ListedKey]) })
 }
 
-/// A checked key's bytes.
-///
-/// # Safety
-///
-/// `key` passed [`key_list`] and the caller promises its bytes readable.
-#[inline(always)]
-unsafe fn key_bytes<'a>(key: &ringroute_key) -> &'a [u8] {
-    // SAFETY: a zero length allows any pointer; otherwise `data` is not NULL
-    // (checked by `key_list`) and the caller promises `len` readable bytes.
-    unsafe { bytes(key.data, key.len, "key") }.unwrap_or_default()
+/// A key that passed [`key_list`], read by the core's batch calls as they
+/// read any key (`AsRef<[u8]>`): no copy of the key list into slices.
+#[repr(transparent)]
+struct ListedKey(ringroute_key);
+
+impl AsRef<[u8]> for ListedKey {
+    #[inline(always)]
+    fn as_ref(&self) -> &[u8] {
+        let ringroute_key { data, len } = self.0;
+        // A zero length allows a NULL `data`, which a slice does not.
+        let data = if len == 0 {
+            std::ptr::NonNull::<u8>::dangling().as_ptr().cast_const()
+        } else {
+            data
+        };
+        // SAFETY: only `key_list` makes a `ListedKey`, after checking that
+        // `data` is not NULL when `len > 0` and that `len` fits an `isize`;
+        // the C caller promises `len` readable bytes, unchanged, for the
+        // call, which every `&ListedKey` lives within (they borrow the
+        // caller's key array for the call).
+        unsafe { std::slice::from_raw_parts(data, len) }
+    }
 }
 
 /// Writes `nodes_out[i]`, the up node serving `keys[i]`, for every key, or
@@ -69,7 +99,8 @@ unsafe fn key_bytes<'a>(key: &ringroute_key) -> &'a [u8] {
 ///
 /// Errors: `RINGROUTE_NULL_POINTER` (`router` NULL, `keys` or `nodes_out`
 /// NULL with `n_keys > 0`, a key's `data` NULL with `len > 0`: then nothing
-/// is written), `RINGROUTE_INVALID_ARGUMENT` (`n_keys` too large).
+/// is written), `RINGROUTE_INVALID_ARGUMENT` (`n_keys` or a key's `len`
+/// too large).
 ///
 /// # Safety
 ///
@@ -94,21 +125,16 @@ pub unsafe extern "C" fn ringroute_route_many(
         if nodes_out.is_null() {
             return Err(Failure::null("nodes_out"));
         }
+        // SAFETY: not NULL, and the caller promises `n_keys` writable
+        // values, not overlapping `keys`.
+        let nodes_out = unsafe { std::slice::from_raw_parts_mut(nodes_out, n_keys) };
         let snapshot = router.snapshot();
-        let mut slices: [&[u8]; CHUNK] = [&[]; CHUNK];
         let mut found = [None; CHUNK];
-        for (c, chunk) in keys.chunks(CHUNK).enumerate() {
-            for (s, k) in slices.iter_mut().zip(chunk) {
-                // SAFETY: checked by `key_list`; the caller promises the bytes.
-                *s = unsafe { key_bytes(k) };
-            }
-            let n = chunk.len();
-            snapshot.route_many(&slices[..n], &mut found[..n]);
-            for (j, node) in found[..n].iter().enumerate() {
-                let node = node.map_or(RINGROUTE_NO_NODE, NodeIndex::get);
-                // SAFETY: `nodes_out` is not NULL and the caller promises
-                // `n_keys` writable values; `c * CHUNK + j < n_keys`.
-                unsafe { nodes_out.add(c * CHUNK + j).write(node) };
+        for (keys, out) in keys.chunks(CHUNK).zip(nodes_out.chunks_mut(CHUNK)) {
+            let found = &mut found[..keys.len()];
+            snapshot.route_many(keys, found);
+            for (out, node) in out.iter_mut().zip(found.iter()) {
+                *out = node.map_or(RINGROUTE_NO_NODE, NodeIndex::get);
             }
         }
         Ok(())
@@ -155,8 +181,9 @@ pub struct ringroute_groups {
 ///
 /// Errors: `RINGROUTE_NULL_POINTER` (`router`, `groups`, `n_groups_out` or
 /// one of the arrays NULL with `n_keys > 0`, a key's `data` NULL with
-/// `len > 0`), `RINGROUTE_INVALID_ARGUMENT` (`primary` not 0 or 1, or
-/// `n_keys` of 2^32 - 1 or more). On error nothing is written.
+/// `len > 0`), `RINGROUTE_INVALID_ARGUMENT` (`primary` not 0 or 1, a
+/// key's `len` too large, or `n_keys` of 2^32 - 1 or more). On error
+/// nothing is written.
 ///
 /// # Safety
 ///
@@ -202,13 +229,8 @@ pub unsafe extern "C" fn ringroute_group(
                 }
             }
         }
-        let slices: Vec<&[u8]> = keys
-            .iter()
-            // SAFETY: checked by `key_list`; the caller promises the bytes.
-            .map(|k| unsafe { key_bytes(k) })
-            .collect();
         let mut out = KeyGroups::new();
-        router.snapshot().group(&slices, by, &mut out)?;
+        router.snapshot().group(keys, by, &mut out)?;
         let write = |dst: *mut u32, values: &mut dyn Iterator<Item = u32>| {
             for (i, v) in values.enumerate() {
                 // SAFETY: not NULL (checked when there are keys; with none,

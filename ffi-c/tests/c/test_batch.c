@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "common.h"
@@ -173,7 +174,15 @@ void test_batch_errors(void) {
     CHECK_STATUS(ringroute_route_many(router, keys, 3, nodes), RINGROUTE_NULL_POINTER);
     CHECK(strstr(ringroute_last_error(), "keys[1]") != NULL);
     CHECK(nodes[0] == 77 && nodes[2] == 77);
+    /* A length no object can have (over PTRDIFF_MAX): refused, nothing
+     * written, its bytes never read. */
+    keys[1].data = (const uint8_t *)"b";
+    keys[1].len = (size_t)PTRDIFF_MAX + 1;
+    CHECK_STATUS(ringroute_route_many(router, keys, 3, nodes), RINGROUTE_INVALID_ARGUMENT);
+    CHECK(strstr(ringroute_last_error(), "keys[1]") != NULL);
+    CHECK(nodes[0] == 77 && nodes[2] == 77);
     /* A zero-length key may have a NULL pointer. */
+    keys[1].data = NULL;
     keys[1].len = 0;
     CHECK_OK(ringroute_route_many(router, keys, 3, nodes));
     CHECK(nodes[1] != RINGROUTE_NO_NODE);
