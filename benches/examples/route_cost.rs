@@ -15,7 +15,9 @@
 //! (`Ring::route_n(key, 3)`), `route_n_into` (`Ring::route_n_into`, 3
 //! slots), `peak_ewma` and `least_conn` (a P2C pick over 100 nodes weighted
 //! `1 + i % 4` with in-flight counts and observed latencies, `now` given),
-//! `none` (the loop alone). 100 nodes, 160 vnodes, the benches'
+//! `snapshot_many` (`Snapshot::route_many` over blocks of 256 keys; `CALLS`
+//! counts keys, and the figure is per key with its loop, nothing
+//! subtracted), `none` (the loop alone). 100 nodes, 160 vnodes, the benches'
 //! 65,536 distinct keys in storage order.
 
 use std::hint::black_box;
@@ -71,6 +73,7 @@ fn main() {
         }),
         "peak_ewma" => run(calls, &mut |_| get(ewma.pick(&table, &loads, now))),
         "least_conn" => run(calls, &mut |_| get(least.pick(&table, &loads, now))),
+        "snapshot_many" => run_many(calls, &mut |keys, out| snapshot.route_many(keys, out)),
         "none" => run(calls, &mut |k| u32::from(k.0[0])),
         other => panic!("unknown path {other}"),
     };
@@ -88,6 +91,29 @@ fn run(calls: usize, route: &mut dyn FnMut(&Key) -> u32) -> u32 {
     let mut acc = 0u32;
     for i in 0..calls {
         acc = acc.wrapping_add(route(black_box(&keys[i & (KEYS - 1)])));
+    }
+    acc
+}
+
+/// Keys per batch call of [`run_many`].
+const BLOCK: usize = 256;
+
+/// `calls` keys routed by `route_many` in blocks of [`BLOCK`], in storage
+/// order (wrapping), folded so none is optimised away.
+#[inline(never)]
+fn run_many(calls: usize, route_many: &mut dyn FnMut(&[Key], &mut [Option<NodeIndex>])) -> u32 {
+    let keys = keys();
+    let mut out = [None; BLOCK];
+    let mut acc = 0u32;
+    let mut done = 0;
+    while done < calls {
+        let at = done & (KEYS - 1);
+        let n = BLOCK.min(calls - done).min(KEYS - at);
+        route_many(black_box(&keys[at..at + n]), &mut out[..n]);
+        for node in &out[..n] {
+            acc = acc.wrapping_add(node.map_or(0, NodeIndex::get));
+        }
+        done += n;
     }
     acc
 }
