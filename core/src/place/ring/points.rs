@@ -194,7 +194,12 @@ impl Points {
     /// The ring must not be empty.
     #[inline(always)]
     pub fn owner_of(&self, hash: u64) -> u32 {
-        let i = self.find_raw(hash);
+        let start = self.start(hash);
+        // The owner's line is fetched beside the window's, not after it:
+        // the owner's slot is within `WINDOW` of the start, so a lookup that
+        // misses the cache waits for two misses in a row instead of three.
+        prefetch(self.owners.as_ptr().wrapping_add(start.0));
+        let i = self.scan(start, hash);
         debug_assert!(i < self.owners.len());
         // SAFETY: `scan` answers at most `slots()` (see there), and `owners`
         // holds `slots() + 1` entries (`place_pages`; edits keep both).

@@ -67,6 +67,8 @@ impl RawIndex {
             let i = *self.starts.as_ptr().add(b) as usize;
             (i, &*self.hashes.as_ptr().add(i).cast::<[u64; WINDOW]>())
         };
+        // As in `Points::owner_of`: the owner's line beside the window's.
+        super::prefetch(self.owners.as_ptr().wrapping_add(i));
         let below = count_below(window, hash);
         if below == WINDOW {
             return None;
