@@ -185,6 +185,14 @@ mod tests {
             for (k, o) in keys[..len].iter().zip(&out) {
                 assert_eq!(*o, ring.route(k), "{len} keys");
             }
+            // The same pipeline fed hashes instead of keys.
+            let hashes: Vec<u64> = keys[..len]
+                .iter()
+                .map(|k| crate::hash::key_hash(k.as_bytes()))
+                .collect();
+            let mut by_hash = vec![None; len];
+            ring.route_many_hashes(&hashes, &mut by_hash);
+            assert_eq!(by_hash, out, "{len} hashes");
         }
     }
 
