@@ -98,10 +98,13 @@ fn run(calls: usize, route: &mut dyn FnMut(&Key) -> u32) -> u32 {
 /// Keys per batch call of [`run_many`].
 const BLOCK: usize = 256;
 
+/// A batch lookup: routes the keys into the answers.
+type RouteMany<'a> = dyn FnMut(&[Key], &mut [Option<NodeIndex>]) + 'a;
+
 /// `calls` keys routed by `route_many` in blocks of [`BLOCK`], in storage
 /// order (wrapping), folded so none is optimised away.
 #[inline(never)]
-fn run_many(calls: usize, route_many: &mut dyn FnMut(&[Key], &mut [Option<NodeIndex>])) -> u32 {
+fn run_many(calls: usize, route_many: &mut RouteMany<'_>) -> u32 {
     let keys = keys();
     let mut out = [None; BLOCK];
     let mut acc = 0u32;
