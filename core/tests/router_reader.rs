@@ -176,3 +176,60 @@ fn reader_races_a_writer() {
     stop.store(true, Ordering::Relaxed);
     assert!(thread.join().expect("reader panicked") >= 1000);
 }
+
+/// One membership or health change of [`reader_follows_random_changes`].
+#[derive(Clone, Debug)]
+enum Step {
+    Add(u8, u8),
+    Remove(u8),
+    Down(u8),
+    Up(u8),
+    Weight(u8, u8),
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0u8..12, 1u8..5).prop_map(|(n, w)| Step::Add(n, w)),
+        (0u8..12).prop_map(Step::Remove),
+        (0u8..12).prop_map(Step::Down),
+        (0u8..12).prop_map(Step::Up),
+        (0u8..12, 1u8..5).prop_map(|(n, w)| Step::Weight(n, w)),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Random changes (some refused: unknown or duplicate nodes), short and
+    /// long node names, random keys: after every step the reader answers
+    /// as the router's snapshot does, and its quick path never disagrees.
+    #[test]
+    fn reader_follows_random_changes(
+        steps in proptest::collection::vec(step(), 1..24),
+        keys in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..140), 1..64),
+    ) {
+        let name = |n: u8| if n % 2 == 0 { format!("{}", n) } else { format!("node-{n}.example:11211") };
+        let router: Router = Router::builder().node("seed", 1.0).build().unwrap();
+        let mut reader = router.reader();
+        for step in steps {
+            // Refusals are part of the test: the reader must follow what
+            // was published, whatever was refused.
+            let _ = match step {
+                Step::Add(n, w) => router.add(&name(n), f64::from(w)).map(|_| ()),
+                Step::Remove(n) => router.remove(&name(n)),
+                Step::Down(n) => router.mark_down(&name(n)),
+                Step::Up(n) => router.mark_up(&name(n)),
+                Step::Weight(n, w) => router.set_weight(&name(n), f64::from(w)),
+            };
+            let snap = router.snapshot();
+            for key in &keys {
+                let want = snap.route(key);
+                proptest::prop_assert_eq!(reader.route(key), want);
+                if let Some(node) = reader.route_quick(key) {
+                    proptest::prop_assert_eq!(Some(node), want);
+                }
+            }
+        }
+    }
+}
