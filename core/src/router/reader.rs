@@ -102,7 +102,7 @@ impl<T: Clone + Send + Sync + 'static> RouterReader<T> {
     /// [`route`](RouterReader::route) when its answer needs no call: the
     /// snapshot is current, the placement is a ring with every node up, the
     /// key is at most 128 bytes (xxh3's inlined lengths) and its bucket
-    /// window decides (all but about one key in thousands). `None` means
+    /// window decides (all but about one key in 250). `None` means
     /// "call `route`", never a different answer.
     ///
     /// For the C ABI's `ringroute_reader_route`, whose fast path then makes

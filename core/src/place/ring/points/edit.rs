@@ -30,7 +30,7 @@ impl Points {
     /// page with changed points, the slots and bucket entries from the first
     /// changed bucket on, then the gap owners of that page and of the pages
     /// before it up to one with points. A page that would overflow, a
-    /// density out of 1.5–3 buckets per point or too many gaps lay the
+    /// density out of 0.75–1.5 buckets per point or too many gaps lay the
     /// points out afresh instead (into `spare`'s buffers).
     pub fn edited<'a, F>(
         &self,
@@ -148,15 +148,15 @@ impl Points {
     }
 
     /// Whether the change can be applied in place: every page keeps room,
-    /// the density stays within 1.5–3 buckets per point (a window of four
-    /// still rarely overflows), and gaps stay under a fifth of the slots
-    /// (plus the 4 a page has at least). A build leaves a ninth of the
-    /// slots as gaps and 2 buckets per point: 21.5 bytes per point, at
-    /// most about 24 before removals lay the ring out afresh.
+    /// the density stays within 0.75–1.5 buckets per point (a window of
+    /// four still rarely overflows), and gaps stay under a fifth of the
+    /// slots (plus the 4 a page has at least). A build leaves a ninth of
+    /// the slots as gaps and 1 bucket per point: 17.5 bytes per point, at
+    /// most about 19.5 before removals lay the ring out afresh.
     fn fits(&self, groups: &[Group], gone: usize, fresh: usize) -> bool {
         let len = self.len - gone + fresh;
         let (buckets, n) = (self.buckets, len as u64);
-        let dense = len > 0 && 2 * buckets >= 3 * n && buckets <= 3 * n;
+        let dense = len > 0 && 4 * buckets >= 3 * n && 2 * buckets <= 3 * n;
         let slots = self.slots();
         let roomy = slots.saturating_sub(len) <= slots / 5 + 4 * self.pages();
         dense

@@ -49,7 +49,7 @@ impl Points {
 
 impl RawIndex {
     /// [`Points::owner_of`] when the bucket's window decides it, as it does
-    /// for all but about one hash in thousands; `None` otherwise (ask the
+    /// for all but about one hash in 250; `None` otherwise (ask the
     /// `Points`). No call on any path, so a caller's fast path stays a
     /// leaf function that saves no registers.
     ///
