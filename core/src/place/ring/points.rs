@@ -20,9 +20,8 @@
 //! owner is the right answer. Four slots cover a bucket and its successor's
 //! first point in all but about one lookup in 250 (a bucket holds one
 //! point on average); those take a scalar walk that the gaps or the
-//! sentinels end. So a lookup touches
-//! three cache lines (bucket, points, owner) with no mispredicted branch,
-//! exactly as over flat arrays.
+//! sentinels end. So a lookup touches three cache lines (bucket, points,
+//! owner) and rarely mispredicts a branch, exactly as over flat arrays.
 //!
 //! Why pages with gaps: a change then rewrites only the pages its points
 //! fall in (and the bucket entries of those pages), never shifts the rest;
