@@ -105,7 +105,7 @@ pub unsafe extern "C" fn ringroute_reader_route(
     // The common case first, as a leaf: no call, so no register is saved
     // (`route_quick` can neither panic nor unwind). Anything else, errors
     // included, takes the full path below as a tail call.
-    if !reader.is_null() && !node_out.is_null() && key_len <= 128 {
+    if !reader.is_null() && !node_out.is_null() && key_len <= ringroute::router::QUICK_KEY_MAX {
         let key: &[u8] = if key_len == 0 {
             &[]
         } else if key.is_null() {

@@ -64,6 +64,8 @@ pub use batch::Change;
 pub use lease::{Lease, NodeStats, Outcome, Ticket};
 pub use limits::LoadLimits;
 pub use picker::PickerKind;
+#[doc(hidden)]
+pub use reader::QUICK_KEY_MAX;
 pub use reader::RouterReader;
 pub use snapshot::{Failover, Snapshot};
 pub use tiers::{TierPolicy, TierShare};

@@ -10,6 +10,11 @@ use crate::node::NodeIndex;
 use crate::place::Replicas;
 use crate::place::ring::RawIndex;
 
+/// The longest key [`RouterReader::route_quick`] answers: xxh3 inlines its
+/// hash of keys up to 128 bytes; longer ones take a call.
+#[doc(hidden)]
+pub const QUICK_KEY_MAX: usize = 128;
+
 /// A reading handle for one thread (it is `Send`, not meant to be shared).
 ///
 /// [`Router::route`] pays for an arc-swap load on every call. A reader keeps
@@ -101,7 +106,7 @@ impl<T: Clone + Send + Sync + 'static> RouterReader<T> {
 
     /// [`route`](RouterReader::route) when its answer needs no call: the
     /// snapshot is current, the placement is a ring with every node up, the
-    /// key is at most 128 bytes (xxh3's inlined lengths) and its bucket
+    /// key is at most [`QUICK_KEY_MAX`] bytes (xxh3's inlined lengths) and its bucket
     /// window decides (all but about one key in 250). `None` means
     /// "call `route`", never a different answer.
     ///
@@ -112,7 +117,9 @@ impl<T: Clone + Send + Sync + 'static> RouterReader<T> {
     #[doc(hidden)]
     #[inline(always)]
     pub fn route_quick(&self, key: &[u8]) -> Option<NodeIndex> {
-        if key.len() > 128 || self.router.inner.epoch.load(Ordering::Acquire) != self.epoch {
+        if key.len() > QUICK_KEY_MAX
+            || self.router.inner.epoch.load(Ordering::Acquire) != self.epoch
+        {
             return None;
         }
         self.route_cached(|| key_hash(key))
