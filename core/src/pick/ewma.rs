@@ -53,14 +53,20 @@
 //! `ℓ = ln(cost) + stamp/τ` (−∞ with no history). The cost decayed to any
 //! `now` is then `exp(ℓ − now/τ)`, and at one instant `now` the term
 //! `now/τ` is the same for every node, so a pick compares
-//! `ℓ_a + ln(in_flight_a + 1) − ln(w_a)` with the same for `b` (see
-//! [`Loads::log_cost`]): no `exp()`, and `now` is not even read. The
-//! logarithms come from tables: `ln(n + 1)` for in-flight counts below 64
-//! (held by the picker; above, a polynomial) and `ln(w)` per node (made with
-//! the snapshot). So a pick has no division and no branch that goes either
-//! way at random: a logarithm computed per pick (two divisions and a 50/50
-//! branch on the mantissa) had made it 5–8 times slower than
-//! [`LeastConn`](super::LeastConn).
+//! `ℓ_a + ln(in_flight_a + 1) − ln(w_a)` with the same for `b`: no
+//! `exp()`, and `now` is not even read.
+//!
+//! The first two terms are the node's load on that scale,
+//! [`Loads::log_load`]; [`LoadCell`](super::LoadCell) (what
+//! [`NodeLoads`](super::NodeLoads) and the router keep per node) computes it
+//! whenever a request starts, finishes or reports a latency, with Finagle's
+//! kinds folded in: −∞ for an idle node without history, +∞ for the
+//! penalty. `ln(w)` is per node, made with the snapshot. A pick then loads
+//! one word per candidate, subtracts, compares and selects: no logarithm,
+//! no division, and no branch that goes either way at random. Computing the
+//! load at pick time (table logarithms and the kinds' branches) took half
+//! of a pick's instructions; a logarithm computed per pick had made it 5–8
+//! times slower than [`LeastConn`](super::LeastConn).
 //!
 //! The decay is computed only when an observation is folded in. Two
 //! consequences, both negligible for a balancing heuristic: a node observed
@@ -79,7 +85,10 @@
 //! which a balancing heuristic tolerates.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Relaxed, SeqCst},
+};
 use std::time::Duration;
 
 use super::p2c::TwoChoices;
@@ -121,7 +130,8 @@ impl PeakEwmaCell {
         let at = now.max(prev);
         let w = decay(now.saturating_sub(prev), tau);
         let tau_ns = tau_nanos(tau);
-        let _ = self.log_cost.fetch_update(Relaxed, Relaxed, |bits| {
+        // Sequentially consistent, as `LoadCell` needs for its load.
+        let _ = self.log_cost.fetch_update(SeqCst, SeqCst, |bits| {
             // The estimate as of the previous observation (`prev`).
             let cost = unanchor(f64::from_bits(bits), prev, tau_ns);
             let next = if rtt > cost {
@@ -151,15 +161,22 @@ impl PeakEwmaCell {
         f64::from_bits(self.log_cost.load(Relaxed))
     }
 
+    /// The bits of [`log_cost`](PeakEwmaCell::log_cost), read sequentially
+    /// consistent (see [`LoadCell`](super::LoadCell)).
+    #[inline]
+    pub(super) fn log_cost_bits(&self) -> u64 {
+        self.log_cost.load(SeqCst)
+    }
+
     /// Takes `other`'s state (for resizing an owner's table of cells).
     pub(super) fn copy_from(&self, other: &PeakEwmaCell) {
-        self.log_cost.store(other.log_cost.load(Relaxed), Relaxed);
+        self.log_cost.store(other.log_cost.load(Relaxed), SeqCst);
         self.stamp.store(other.stamp.load(Relaxed), Relaxed);
     }
 
     /// Forgets everything observed.
     pub fn reset(&self) {
-        self.log_cost.store(NO_HISTORY, Relaxed);
+        self.log_cost.store(NO_HISTORY, SeqCst);
         self.stamp.store(0, Relaxed);
     }
 }
@@ -205,24 +222,6 @@ fn unanchor(log_cost: f64, at: u64, tau_ns: f64) -> f64 {
     (log_cost - at as f64 / tau_ns).exp()
 }
 
-/// `ln(x)` for a positive normal `x`, to about 1e-10, with no call and no
-/// branch: `x = m·2^e`, `m` folded into `[√½, √2)`, then the series of
-/// `ln m = 2·atanh((m−1)/(m+1))` to its fifth term.
-#[inline]
-pub(super) fn fast_ln(x: f64) -> f64 {
-    const MANTISSA: u64 = (1 << 52) - 1;
-    let bits = x.to_bits();
-    let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023;
-    let mut m = f64::from_bits((bits & MANTISSA) | (1023 << 52));
-    let big = m > std::f64::consts::SQRT_2;
-    m = if big { m * 0.5 } else { m };
-    e += i64::from(big);
-    let t = (m - 1.0) / (m + 1.0);
-    let t2 = t * t;
-    let series = 1.0 + t2 * (1.0 / 3.0 + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0 + t2 * (1.0 / 9.0))));
-    e as f64 * std::f64::consts::LN_2 + 2.0 * t * series
-}
-
 /// `exp(−elapsed/τ)`; exactly 1 for no elapsed time (so `τ = 0` means "keep
 /// only the latest observation" instead of `0/0`).
 #[inline]
@@ -246,7 +245,6 @@ fn nanos(d: Duration) -> u64 {
 pub struct PeakEwma {
     choices: TwoChoices,
     rng: Rng,
-    ln_pending: LnPending,
 }
 
 impl PeakEwma {
@@ -264,7 +262,6 @@ impl PeakEwma {
         PeakEwma {
             choices: TwoChoices::new(table),
             rng,
-            ln_pending: LnPending::new(),
         }
     }
 
@@ -293,94 +290,33 @@ impl PeakEwma {
     }
 }
 
-/// Which of Finagle's three kinds of load a candidate has: idle and never
-/// observed (0), a latency estimate, or the no-history penalty. Any load of
-/// a lower kind is lower (the penalty is 1.6 days; weights would have to
-/// differ a million-fold for an estimate to exceed it).
-#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Kind {
-    Idle,
-    Estimate,
-    Penalty,
+/// Whether a pick sends the request to `b` rather than `a`, given their
+/// loads per unit of weight on the log scale ([`Loads::log_load`] minus
+/// `ln(w)`): Finagle's `if (a.load < b.load) a else b`, so ties go to `b`
+/// (the order is random anyway). Two penalized nodes (+∞ both) are compared
+/// exactly, `(PENALTY + in_flight) / w`, by `penalized`, which returns
+/// whether `a` is lighter; that is the only case the log scale cannot order.
+#[inline(always)]
+pub(super) fn prefer_b(load_a: f64, load_b: f64, penalized: impl FnOnce() -> bool) -> bool {
+    if load_a == f64::INFINITY && load_b == f64::INFINITY {
+        return !penalized();
+    }
+    // No NaN reaches here: loads are finite or ±∞, and a drawn node's weight
+    // is finite and positive, so `ln(w)` is finite.
+    load_a >= load_b
 }
 
-#[inline]
-fn kind(log_cost: f64, pending: u32) -> Kind {
-    if log_cost > f64::NEG_INFINITY {
-        Kind::Estimate
-    } else if pending == 0 {
-        Kind::Idle
-    } else {
-        Kind::Penalty
-    }
-}
-
-/// One candidate of a pick: its anchored log cost, in-flight count,
-/// relative weight (1 when all are equal) and `ln` of that weight.
-#[derive(Copy, Clone, Debug)]
-pub(super) struct Side {
-    pub log_cost: f64,
-    pub pending: u32,
-    pub weight: f64,
-    pub ln_weight: f64,
-}
-
-/// `ln(n + 1)` for `n < 64`: the in-flight term of a pick, from a table.
-#[derive(Clone)]
-pub(super) struct LnPending(Box<[f64; 64]>);
-
-impl LnPending {
-    pub(super) fn new() -> Self {
-        LnPending(Box::new(std::array::from_fn(|n| ((n + 1) as f64).ln())))
-    }
-
-    /// `ln(n + 1)`.
-    #[inline(always)]
-    pub(super) fn of(&self, n: u32) -> f64 {
-        match self.0.get(n as usize) {
-            Some(&ln) => ln,
-            None => fast_ln(f64::from(n) + 1.0),
-        }
-    }
-}
-
-/// Whether `a`'s load per unit of weight is strictly below `b`'s, both at
-/// the same instant. Exactly Finagle's comparison of
-/// `cost · (in_flight + 1) / w` (and of `(PENALTY + in_flight) / w`),
-/// computed as `ℓ_a + ln(p_a + 1) − ln(w_a) < ℓ_b + ln(p_b + 1) − ln(w_b)`.
-#[inline]
-pub(super) fn a_is_lighter(a: Side, b: Side, ln_pending: &LnPending) -> bool {
-    let Side {
-        log_cost: log_a,
-        pending: pending_a,
-        weight: w_a,
-        ..
-    } = a;
-    let Side {
-        log_cost: log_b,
-        pending: pending_b,
-        weight: w_b,
-        ..
-    } = b;
-    let (kind_a, kind_b) = (kind(log_a, pending_a), kind(log_b, pending_b));
-    if kind_a != kind_b {
-        return kind_a < kind_b;
-    }
-    let (p_a, p_b) = (f64::from(pending_a), f64::from(pending_b));
-    match kind_a {
-        Kind::Idle => false,
-        Kind::Penalty => (PENALTY_NANOS + p_a) * w_b < (PENALTY_NANOS + p_b) * w_a,
-        Kind::Estimate => {
-            log_a + ln_pending.of(pending_a) - a.ln_weight
-                < log_b + ln_pending.of(pending_b) - b.ln_weight
-        }
-    }
+/// `(PENALTY + p_a) / w_a < (PENALTY + p_b) / w_b`, without dividing.
+#[cold]
+#[inline(never)]
+fn penalty_lighter(p_a: u32, p_b: u32, w_a: f64, w_b: f64) -> bool {
+    (PENALTY_NANOS + f64::from(p_a)) * w_b < (PENALTY_NANOS + f64::from(p_b)) * w_a
 }
 
 impl Picker for PeakEwma {
     /// Of two random up nodes, the one with the lower load per unit of
-    /// weight; `None` when none is up. Reads each candidate's anchored log
-    /// cost ([`Loads::log_cost`]): no `exp()` per pick.
+    /// weight; `None` when none is up. Reads each candidate's load on the
+    /// log scale ([`Loads::log_load`]): no `exp()` or `ln()` per pick.
     #[inline]
     fn pick<L, D>(&self, live: &L, loads: &D, now: Duration) -> Option<NodeIndex>
     where
@@ -389,18 +325,15 @@ impl Picker for PeakEwma {
     {
         self.choices
             .pick::<true, _, _>(live, &self.rng, |a, b, weights| {
-                let (w_a, w_b) = weights.unwrap_or((1.0, 1.0));
-                let side = |n, weight| Side {
-                    log_cost: loads.log_cost(n, now),
-                    pending: loads.in_flight(n),
-                    weight,
-                    ln_weight: if weights.is_some() {
-                        self.choices.ln_weight(n)
-                    } else {
-                        0.0
-                    },
-                };
-                !a_is_lighter(side(a, w_a), side(b, w_b), &self.ln_pending)
+                let (mut load_a, mut load_b) = (loads.log_load(a, now), loads.log_load(b, now));
+                if weights.is_some() {
+                    load_a -= self.choices.ln_weight(a);
+                    load_b -= self.choices.ln_weight(b);
+                }
+                prefer_b(load_a, load_b, || {
+                    let (w_a, w_b) = weights.unwrap_or((1.0, 1.0));
+                    penalty_lighter(loads.in_flight(a), loads.in_flight(b), w_a, w_b)
+                })
             })
     }
 }
@@ -418,30 +351,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    #[test]
-    fn fast_ln_matches_ln() {
-        let mut x = 1e-300f64;
-        while x < 1e300 {
-            for y in [x, x * 1.414, x * 1.4143, x * 1.999] {
-                let err = (fast_ln(y) - y.ln()).abs();
-                assert!(err < 1e-9 * y.ln().abs().max(1.0), "{y}: {err}");
-            }
-            x *= 3.7;
-        }
-        assert_eq!(fast_ln(1.0), 0.0);
-    }
-
-    #[test]
-    fn ln_pending_is_ln_of_one_more() {
-        let table = LnPending::new();
-        for n in 0..200u32 {
-            let want = (f64::from(n) + 1.0).ln();
-            assert!((table.of(n) - want).abs() <= 1e-9 * want.max(1.0), "{n}");
-        }
-        assert_eq!(table.of(0), 0.0);
-        assert_eq!(table.of(63), 64f64.ln());
-    }
-
     /// Finagle's load compared in linear terms, with the cost decayed by
     /// `exp()` to `now`: what the pick computed before anchoring.
     fn linear(cell: &PeakEwmaCell, pending: u32, now: Duration, tau: Duration) -> f64 {
@@ -455,8 +364,9 @@ mod tests {
     }
 
     proptest! {
-        /// The anchored comparison decides as the exp-based one wherever the
-        /// two loads differ by more than rounding.
+        /// The pick's comparison on the log scale decides as Finagle's
+        /// exp-based one wherever the two loads differ by more than rounding:
+        /// idle, estimated and penalized nodes, weighted.
         #[test]
         fn anchored_compare_matches_linear(
             obs in prop::collection::vec((0u64..3, 1u64..50_000_000, 0u64..5_000_000_000), 0..6),
@@ -477,17 +387,12 @@ mod tests {
             let (w_a, w_b) = weights;
             let load_a = linear(&cells[0], pending.0, now, tau) / w_a;
             let load_b = linear(&cells[1], pending.1, now, tau) / w_b;
-            let side = |cell: &PeakEwmaCell, pending, weight: f64| Side {
-                log_cost: cell.log_cost(),
-                pending,
-                weight,
-                ln_weight: weight.ln(),
-            };
-            let anchored = a_is_lighter(
-                side(&cells[0], pending.0, w_a),
-                side(&cells[1], pending.1, w_b),
-                &LnPending::new(),
-            );
+            // What a pick computes: the cells' loads (as `LoadCell` stores
+            // them) less `ln(w)`, and the exact rule for two penalties.
+            let log = |i: usize, p: u32, w: f64| crate::pick::cell::log_load(cells[i].log_cost(), p) - w.ln();
+            let anchored = !prefer_b(log(0, pending.0, w_a), log(1, pending.1, w_b), || {
+                penalty_lighter(pending.0, pending.1, w_a, w_b)
+            });
             let close = (load_a - load_b).abs() <= 1e-9 * load_a.max(load_b);
             prop_assert!(close || anchored == (load_a < load_b), "{load_a} vs {load_b}");
         }

@@ -1,8 +1,9 @@
 //! [`NodeLoads`]: the ready-made [`Loads`], one slot per node index.
 //!
-//! Each slot holds the node's in-flight count (updated by [`start`] and
-//! [`finish`] around each request) and its [`PeakEwmaCell`] (fed by
-//! [`observe_latency`]); every slot is alone on a 64-byte cache line, so
+//! Each slot is a [`LoadCell`]: the node's in-flight count (updated by
+//! [`start`] and [`finish`] around each request), its [`PeakEwmaCell`] (fed
+//! by [`observe_latency`]) and the load a pick compares, kept current by
+//! each of those calls. Every slot is alone on a 64-byte cache line, so
 //! traffic to one node does not slow another. Counters use atomic
 //! read-modify-writes and never lose a count; see [`PeakEwmaCell`] for what
 //! a race can do to the latency estimate.
@@ -16,10 +17,11 @@
 //! [`observe_latency`]: NodeLoads::observe_latency
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::time::Duration;
 
-use super::{Loads, PeakEwmaCell};
+#[cfg(doc)]
+use super::PeakEwmaCell;
+use super::{LoadCell, Loads};
 use crate::error::{Error, Result};
 use crate::node::{NodeIndex, NodeTable};
 
@@ -29,10 +31,7 @@ pub const DEFAULT_DECAY: Duration = Duration::from_secs(10);
 /// One node's signals, alone on its cache line.
 #[repr(align(64))]
 #[derive(Default)]
-struct Slot {
-    in_flight: AtomicU32,
-    ewma: PeakEwmaCell,
-}
+struct Slot(LoadCell);
 
 /// Per-node in-flight counts and peak-EWMA latency, shared by reference.
 ///
@@ -82,8 +81,7 @@ impl NodeLoads {
             .map(|i| {
                 let slot = Slot::default();
                 if let Some(old) = self.slots.get(i) {
-                    slot.in_flight.store(old.in_flight.load(Relaxed), Relaxed);
-                    slot.ewma.copy_from(&old.ewma);
+                    slot.0.copy_from(&old.0);
                 }
                 slot
             })
@@ -108,7 +106,7 @@ impl NodeLoads {
     #[inline]
     pub fn start(&self, node: NodeIndex) {
         if let Some(s) = self.slots.get(node.as_usize()) {
-            s.in_flight.fetch_add(1, Relaxed);
+            s.0.start();
         }
     }
 
@@ -117,10 +115,7 @@ impl NodeLoads {
     #[inline]
     pub fn finish(&self, node: NodeIndex) {
         if let Some(s) = self.slots.get(node.as_usize()) {
-            // Fails only at zero, where there is nothing to undo.
-            let _ = s
-                .in_flight
-                .fetch_update(Relaxed, Relaxed, |v| v.checked_sub(1));
+            s.0.finish();
         }
     }
 
@@ -128,7 +123,7 @@ impl NodeLoads {
     /// (see [`PeakEwmaCell::observe`]).
     pub fn observe_latency(&self, node: NodeIndex, rtt: Duration, now: Duration) {
         if let Some(s) = self.slots.get(node.as_usize()) {
-            s.ewma.observe(rtt, now, self.tau);
+            s.0.observe(rtt, now, self.tau);
         }
     }
 
@@ -136,8 +131,7 @@ impl NodeLoads {
     /// reused by a new node.
     pub fn reset(&self, node: NodeIndex) {
         if let Some(s) = self.slots.get(node.as_usize()) {
-            s.in_flight.store(0, Relaxed);
-            s.ewma.reset();
+            s.0.reset();
         }
     }
 }
@@ -147,21 +141,29 @@ impl Loads for NodeLoads {
     fn in_flight(&self, node: NodeIndex) -> u32 {
         self.slots
             .get(node.as_usize())
-            .map_or(0, |s| s.in_flight.load(Relaxed))
+            .map_or(0, |s| s.0.in_flight())
     }
 
     #[inline]
     fn cost(&self, node: NodeIndex, now: Duration) -> f64 {
         self.slots
             .get(node.as_usize())
-            .map_or(0.0, |s| s.ewma.cost(now, self.tau))
+            .map_or(0.0, |s| s.0.latency().cost(now, self.tau))
     }
 
     #[inline]
     fn log_cost(&self, node: NodeIndex, _now: Duration) -> f64 {
         self.slots
             .get(node.as_usize())
-            .map_or(f64::NEG_INFINITY, |s| s.ewma.log_cost())
+            .map_or(f64::NEG_INFINITY, |s| s.0.latency().log_cost())
+    }
+
+    #[inline]
+    fn log_load(&self, node: NodeIndex, _now: Duration) -> f64 {
+        self.slots
+            .get(node.as_usize())
+            // Every slot is made by `LoadCell::new`, so its load is stored.
+            .map_or(f64::NEG_INFINITY, |s| s.0.stored_log_load())
     }
 }
 

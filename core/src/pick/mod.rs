@@ -76,6 +76,7 @@ use std::time::Duration;
 use crate::node::NodeIndex;
 use crate::place::Liveness;
 
+pub mod cell;
 pub mod ewma;
 pub mod least_conn;
 pub mod loads;
@@ -85,6 +86,7 @@ pub mod round_robin;
 pub mod smooth;
 pub mod weighted;
 
+pub use cell::LoadCell;
 pub use ewma::{PENALTY_NANOS, PeakEwma, PeakEwmaCell};
 pub use least_conn::LeastConn;
 pub use loads::{DEFAULT_DECAY, NodeLoads};
@@ -119,8 +121,9 @@ pub trait Picker: Send + Sync {
 /// The per-node signals load-aware pickers read.
 ///
 /// [`NodeLoads`] is the ready-made implementation; a router that keeps its
-/// own per-node counters can implement this over them instead (embedding a
-/// [`PeakEwmaCell`] per node for the latency).
+/// own per-node counters can implement this over them instead, embedding a
+/// [`LoadCell`] per node (count, latency and the load a pick reads) or a
+/// [`PeakEwmaCell`] for the latency alone.
 pub trait Loads {
     /// Requests to `node` started and not yet finished.
     fn in_flight(&self, node: NodeIndex) -> u32;
@@ -138,6 +141,19 @@ pub trait Loads {
     #[inline]
     fn log_cost(&self, node: NodeIndex, now: Duration) -> f64 {
         self.cost(node, now).ln()
+    }
+
+    /// `node`'s load as [`PeakEwma`] compares it: Finagle's
+    /// `cost · (in_flight + 1)` on the log scale of
+    /// [`log_cost`](Loads::log_cost), −∞ for an idle node never observed,
+    /// +∞ for one with requests in flight but never observed (see
+    /// [`LoadCell::log_load`]). The default computes it from
+    /// [`log_cost`](Loads::log_cost) and [`in_flight`](Loads::in_flight);
+    /// implementations that keep a [`LoadCell`] per node return its stored
+    /// [`LoadCell::log_load`], which a pick reads with one load.
+    #[inline]
+    fn log_load(&self, node: NodeIndex, now: Duration) -> f64 {
+        cell::log_load(self.log_cost(node, now), self.in_flight(node))
     }
 }
 

@@ -100,7 +100,8 @@ impl<T: Clone> Control<T> {
             self.unreachable.resize(i + 1, false);
             self.down.resize(i + 1, false);
         }
-        self.stats[i] = Some(Arc::new(NodeStats::default()));
+        let stats = NodeStats::new(self.picker.reads_log_load());
+        self.stats[i] = Some(Arc::new(stats));
         self.unreachable[i] = false;
         self.down[i] = false;
     }

@@ -7,23 +7,37 @@ use std::time::Duration;
 
 use super::Router;
 use crate::node::NodeIndex;
-use crate::pick::PeakEwmaCell;
+use crate::pick::{LoadCell, PeakEwmaCell};
 
 /// Counters of one node, shared by every snapshot the node appears in, so
 /// they survive membership updates. Updated lock-free by request threads.
 #[derive(Debug, Default)]
 pub struct NodeStats {
-    in_flight: AtomicU32,
+    /// Stores its `log_load` only for a router whose picker reads it (see
+    /// [`LoadCell::computed`]).
+    load: LoadCell,
     consecutive_failures: AtomicU32,
     successes: AtomicU64,
     failures: AtomicU64,
-    latency: PeakEwmaCell,
 }
 
 impl NodeStats {
+    /// Counters at zero; the load cell stores its `log_load` only when
+    /// `store_log_load` (the router's picker reads it).
+    pub(crate) fn new(store_log_load: bool) -> Self {
+        NodeStats {
+            load: if store_log_load {
+                LoadCell::new()
+            } else {
+                LoadCell::computed()
+            },
+            ..Self::default()
+        }
+    }
+
     /// Requests started on the node and not finished yet.
     pub fn in_flight(&self) -> u32 {
-        self.in_flight.load(Ordering::Relaxed)
+        self.load.in_flight()
     }
 
     /// Failures since the last success (or ejection).
@@ -43,31 +57,38 @@ impl NodeStats {
 
     /// Peak-EWMA of the node's successful request latencies.
     pub fn latency(&self) -> &PeakEwmaCell {
-        &self.latency
+        self.load.latency()
+    }
+
+    /// In-flight count, latency and the load a least-response-time pick
+    /// compares.
+    pub(crate) fn load(&self) -> &LoadCell {
+        &self.load
     }
 
     pub(crate) fn start(&self) {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.load.start();
     }
 
     /// Ends a request at `now` (EWMA time constant `decay`); returns the
     /// consecutive-failure count after it.
     pub(crate) fn finish(&self, outcome: Outcome, now: Duration, decay: Duration) -> u32 {
-        let _ = self
-            .in_flight
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
         match outcome {
             Outcome::Success(rtt) => {
-                self.latency.observe(rtt, now, decay);
+                self.load.finish_observed(rtt, now, decay);
                 self.successes.fetch_add(1, Ordering::Relaxed);
                 self.consecutive_failures.store(0, Ordering::Relaxed);
                 0
             }
             Outcome::Failure => {
+                self.load.finish();
                 self.failures.fetch_add(1, Ordering::Relaxed);
                 self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1
             }
-            Outcome::Abandoned => self.consecutive_failures(),
+            Outcome::Abandoned => {
+                self.load.finish();
+                self.consecutive_failures()
+            }
         }
     }
 
@@ -159,8 +180,12 @@ impl<'r, T: Clone + Send + Sync + 'static> Lease<'r, T> {
 
     /// Turns the lease into an owned [`Ticket`] (to finish later with
     /// [`Router::finish`]); the request stays in flight.
-    pub fn into_ticket(mut self) -> Ticket {
-        self.ticket.take().expect("live lease")
+    pub fn into_ticket(self) -> Ticket {
+        // Not dropped: with the ticket taken its drop does nothing, and the
+        // compiler does not always see that (the drop's finish is not
+        // inlined), so it would call it on the request's hot path.
+        let mut lease = std::mem::ManuallyDrop::new(self);
+        lease.ticket.take().expect("live lease")
     }
 
     fn end(&mut self, outcome: Outcome) {

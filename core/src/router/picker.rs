@@ -43,6 +43,12 @@ impl PickerKind {
         }
     }
 
+    /// Whether this picker reads [`LoadCell::log_load`](pick::LoadCell::log_load),
+    /// so the router's per-node cells should keep it stored.
+    pub(crate) fn reads_log_load(&self) -> bool {
+        matches!(self, PickerKind::LeastResponseTime { .. })
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         let decay = self.decay();
         if decay.is_zero() {

@@ -337,4 +337,11 @@ impl<T> pick::Loads for SnapshotLoads<'_, T> {
             .stats(node)
             .map_or(f64::NEG_INFINITY, |s| s.latency().log_cost())
     }
+
+    #[inline]
+    fn log_load(&self, node: NodeIndex, _now: Duration) -> f64 {
+        self.snapshot
+            .stats(node)
+            .map_or(f64::NEG_INFINITY, |s| s.load().log_load())
+    }
 }
