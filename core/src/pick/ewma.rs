@@ -260,7 +260,7 @@ impl PeakEwma {
 
     fn with_rng<T>(table: &NodeTable<T>, rng: Rng) -> Self {
         PeakEwma {
-            choices: TwoChoices::new(table),
+            choices: TwoChoices::new(table, f64::ln),
             rng,
         }
     }
@@ -324,14 +324,14 @@ impl Picker for PeakEwma {
         D: Loads + ?Sized,
     {
         self.choices
-            .pick::<true, _, _>(live, &self.rng, |a, b, weights| {
+            .pick::<true, _, _>(live, &self.rng, |a, b, ln_weights| {
                 let (mut load_a, mut load_b) = (loads.log_load(a, now), loads.log_load(b, now));
-                if weights.is_some() {
-                    load_a -= self.choices.ln_weight(a);
-                    load_b -= self.choices.ln_weight(b);
+                if let Some((ln_a, ln_b)) = ln_weights {
+                    load_a -= ln_a;
+                    load_b -= ln_b;
                 }
                 prefer_b(load_a, load_b, || {
-                    let (w_a, w_b) = weights.unwrap_or((1.0, 1.0));
+                    let (w_a, w_b) = ln_weights.map_or((1.0, 1.0), |(a, b)| (a.exp(), b.exp()));
                     penalty_lighter(loads.in_flight(a), loads.in_flight(b), w_a, w_b)
                 })
             })

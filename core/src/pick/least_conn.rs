@@ -74,7 +74,7 @@ impl LeastConn {
 
     fn with_rng<T>(table: &NodeTable<T>, rng: Rng) -> Self {
         LeastConn {
-            choices: TwoChoices::new(table),
+            choices: TwoChoices::new(table, |w| w),
             rng,
         }
     }

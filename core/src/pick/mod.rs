@@ -133,8 +133,8 @@ pub trait Loads {
     fn cost(&self, node: NodeIndex, now: Duration) -> f64;
 
     /// `ln(cost(node, now))` plus any term that depends on `now` alone
-    /// (the same for every node), −∞ when nothing was observed: what
-    /// [`PeakEwma`] compares. The default computes it from
+    /// (the same for every node), −∞ when nothing was observed: the cost
+    /// term of [`log_load`](Loads::log_load). The default computes it from
     /// [`cost`](Loads::cost); implementations over [`PeakEwmaCell`]s return
     /// [`PeakEwmaCell::log_cost`], which needs no `exp()` (all cells of one
     /// `Loads` must share one decay time).

@@ -20,7 +20,8 @@ pub(super) enum Candidates {
     /// Exactly one is up: it is the answer.
     One(NodeIndex),
     /// Two distinct up nodes in random order, and their weights relative
-    /// to the largest; no weights when all are equal (compare loads alone).
+    /// to the largest in the picker's form (see [`TwoChoices::new`]); no
+    /// weights when all are equal (compare loads alone).
     Two(NodeIndex, NodeIndex, Option<(f64, f64)>),
 }
 
@@ -32,16 +33,19 @@ pub(super) enum TwoChoices {
     Weighted {
         alias: AliasTable,
         /// Weight by slot, divided by the largest (so in `(0, 1]`, and
-        /// products with request counts cannot overflow); 0 for free slots.
+        /// products with request counts cannot overflow), in the picker's
+        /// form; free slots are never read.
         weight: Box<[f64]>,
-        /// `ln` of `weight` by slot, for comparisons on a log scale
-        /// ([`PeakEwma`](super::PeakEwma)); −∞ for free slots.
-        ln_weight: Box<[f64]>,
     },
 }
 
 impl TwoChoices {
-    pub(super) fn new<T>(table: &NodeTable<T>) -> Self {
+    /// Candidates over `table`'s nodes. Their weights, relative to the
+    /// largest, reach the comparison as `form` makes them: themselves for
+    /// [`LeastConn`](super::LeastConn), their logarithm for
+    /// [`PeakEwma`](super::PeakEwma), which compares on a log scale (made
+    /// once here, and drawn with the node from the same cache line).
+    pub(super) fn new<T>(table: &NodeTable<T>, form: fn(f64) -> f64) -> Self {
         let mut weights = table.iter().map(|(_, n)| n.weight());
         let first = weights.next();
         if weights.all(|w| Some(w) == first) {
@@ -50,21 +54,11 @@ impl TwoChoices {
         let max = table.iter().map(|(_, n)| n.weight()).fold(0.0, f64::max);
         let mut weight = vec![0.0; table.capacity()].into_boxed_slice();
         for (i, n) in table.iter() {
-            weight[i.as_usize()] = n.weight() / max;
+            weight[i.as_usize()] = form(n.weight() / max);
         }
         TwoChoices::Weighted {
-            alias: AliasTable::new(table),
-            ln_weight: weight.iter().map(|w| w.ln()).collect(),
+            alias: AliasTable::with_weights(table, form),
             weight,
-        }
-    }
-
-    /// `ln` of `node`'s relative weight (0 when all weights are equal).
-    #[inline(always)]
-    pub(super) fn ln_weight(&self, node: NodeIndex) -> f64 {
-        match self {
-            TwoChoices::Uniform(_) => 0.0,
-            TwoChoices::Weighted { ln_weight, .. } => ln_weight[node.as_usize()],
         }
     }
 
@@ -78,8 +72,9 @@ impl TwoChoices {
 
     /// Draws two distinct up nodes as the module docs say and returns the
     /// one `prefer_b(a, b, weights)` selects (`b` when it returns true);
-    /// `weights` are the candidates' weights relative to the largest, `None`
-    /// when all weights are equal. A lone up node is returned as it is.
+    /// `weights` are the candidates' weights relative to the largest, in
+    /// the form given to [`TwoChoices::new`], `None` when all weights are
+    /// equal. A lone up node is returned as it is.
     ///
     /// The common case (every node up, two or more nodes) is
     /// inlined into the picker with `prefer_b`, so each branch knows

@@ -40,8 +40,9 @@ use crate::place::Liveness;
 const TWO_64: f64 = 18_446_744_073_709_551_616.0;
 
 /// One column: keep `node` when the coin is below `threshold`, else `alias`.
-/// The two nodes' weights (relative to the largest) ride along for the
-/// weighted two-choice pickers, which compare loads per weight: 32 bytes,
+/// The two nodes' weights ride along for the weighted two-choice pickers,
+/// which compare loads per weight, in the form each wants (relative to the
+/// largest, or its logarithm; see [`AliasTable::with_weights`]): 32 bytes,
 /// so a draw reads one cache line and nothing else.
 #[derive(Copy, Clone, Debug)]
 struct Column {
@@ -120,10 +121,17 @@ pub(super) struct AliasTable {
 
 impl AliasTable {
     pub(super) fn new<T>(table: &NodeTable<T>) -> Self {
+        Self::with_weights(table, |w| w)
+    }
+
+    /// The table of `table`'s nodes whose draws report each node's weight
+    /// relative to the largest as `form` makes it (`|w| w.ln()` for a
+    /// picker that compares logarithms).
+    pub(super) fn with_weights<T>(table: &NodeTable<T>, form: fn(f64) -> f64) -> Self {
         let nodes: Vec<NodeIndex> = table.iter().map(|(i, _)| i).collect();
         let weights: Box<[f64]> = table.iter().map(|(_, n)| n.weight()).collect();
         AliasTable {
-            columns: build_alias(&nodes, &weights),
+            columns: build_alias(&nodes, &weights, form),
             weights,
         }
     }
@@ -146,7 +154,8 @@ impl AliasTable {
         self.draw_weighted(r).0
     }
 
-    /// The draw that `r` selects, with its weight relative to the largest.
+    /// The draw that `r` selects, with its weight relative to the largest
+    /// in the table's form (see [`with_weights`](AliasTable::with_weights)).
     #[inline]
     pub(super) fn draw_weighted(&self, r: u64) -> (NodeIndex, f64) {
         let (col, coin) = column_and_fraction(r, self.columns.len());
@@ -231,8 +240,9 @@ impl AliasTable {
 
 /// Vose's construction. Weights are divided by the largest first, so the
 /// scaled sum cannot overflow; the work lists live in one buffer (smalls
-/// grow from the front, larges from the back).
-fn build_alias(nodes: &[NodeIndex], weights: &[f64]) -> Box<[Column]> {
+/// grow from the front, larges from the back). Columns carry their nodes'
+/// relative weights in `form`.
+fn build_alias(nodes: &[NodeIndex], weights: &[f64], form: fn(f64) -> f64) -> Box<[Column]> {
     let n = nodes.len();
     if n == 0 {
         return Box::new([]);
@@ -247,8 +257,8 @@ fn build_alias(nodes: &[NodeIndex], weights: &[f64]) -> Box<[Column]> {
             threshold: u64::MAX,
             node,
             alias: node,
-            node_weight: w / max,
-            alias_weight: w / max,
+            node_weight: form(w / max),
+            alias_weight: form(w / max),
         })
         .collect();
 
@@ -270,7 +280,7 @@ fn build_alias(nodes: &[NodeIndex], weights: &[f64]) -> Box<[Column]> {
         larges += 1;
         columns[small].threshold = to_fixed(scaled[small]);
         columns[small].alias = nodes[large];
-        columns[small].alias_weight = weights[large] / max;
+        columns[small].alias_weight = form(weights[large] / max);
         scaled[large] = (scaled[large] + scaled[small]) - 1.0;
         if scaled[large] < 1.0 {
             work[smalls] = large as u32;
