@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use pyo3::exceptions::PyValueError;
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyIterator, PyList, PyString, PyTuple, PyType};
 use ringroute::router::{Algorithm, AnyPlacement};
@@ -14,6 +15,7 @@ use crate::common::{
     count_of, names_list, reduce_with, repr_names, repr_nodes, split_state, weights_dict,
 };
 use crate::errors::{IntoPyResult, no_route};
+use crate::fast;
 use crate::keys::{key_bytes, name_of, route_batch, str_bytes};
 use crate::memento;
 use crate::nodes::{Name, check_ring_points, name_spec, parse_names, parse_nodes, weight_of};
@@ -164,16 +166,16 @@ impl PyRing {
     /// hash. Raises ``EmptyRingError`` on an empty ring, ``NoNodeUpError``
     /// when every node is down, ``TypeError`` for a key that is not
     /// ``str``/``bytes``-like.
-    pub(crate) fn route_key(
-        &self,
-        py: Python<'_>,
-        key: &Bound<'_, PyAny>,
-    ) -> PyResult<Py<PyString>> {
-        let bytes = key_bytes(key)?;
+    /// Returns a new reference to the name, or NULL with the error raised.
+    pub(crate) fn route_key(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> *mut ffi::PyObject {
+        let bytes = match key_bytes(key) {
+            Ok(bytes) => bytes,
+            Err(err) => return fast::raise(py, err),
+        };
         let state = self.state.read();
         match state.cluster.route(&*bytes) {
-            Some(i) => Ok(state.name(i).get(py)),
-            None => Err(no_route(state.cluster.len())),
+            Some(i) => state.name(i).get(py).into_ptr(),
+            None => fast::raise(py, no_route(state.cluster.len())),
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyIterator, PyList, PyString, PyTuple, PyType};
 use ringroute::NodeIndex;
@@ -17,6 +18,7 @@ use crate::common::{
     count_of, names_list, reduce_with, repr_names, repr_nodes, split_state, weights_dict, word,
 };
 use crate::errors::{IntoPyResult, no_route};
+use crate::fast;
 use crate::health::{PyManualClock, PyOutlierDetection, PyPhiAccrual};
 use crate::keys::{key_bytes, name_of, route_batch, str_bytes, type_name};
 use crate::lease::PyLease;
@@ -215,17 +217,17 @@ impl PyRouter {
     ///
     /// The healthy node serving ``key``. ``EmptyRingError`` without nodes,
     /// ``NoNodeUpError`` when none is healthy, ``TypeError`` for a bad key.
-    pub(crate) fn route_key(
-        &self,
-        py: Python<'_>,
-        key: &Bound<'_, PyAny>,
-    ) -> PyResult<Py<PyString>> {
-        let bytes = key_bytes(key)?;
+    /// Returns a new reference to the name, or NULL with the error raised.
+    pub(crate) fn route_key(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> *mut ffi::PyObject {
+        let bytes = match key_bytes(key) {
+            Ok(bytes) => bytes,
+            Err(err) => return fast::raise(py, err),
+        };
         // The per-thread snapshot: no reference count touched per call.
         self.router
             .with_snapshot(|snapshot| match snapshot.route(&*bytes) {
-                Some(i) => Ok(name_at(snapshot, i).get(py)),
-                None => Err(no_route(snapshot.nodes().len())),
+                Some(i) => name_at(snapshot, i).get(py).into_ptr(),
+                None => fast::raise(py, no_route(snapshot.nodes().len())),
             })
     }
 }
