@@ -27,7 +27,7 @@ use crate::router::PyRouter;
 ///
 /// The body answers with a bare pointer rather than a `PyResult`: a
 /// `PyResult` is several words, returned through memory and copied on its
-/// way out, about 20 instructions of a call that costs some 300.
+/// way out: about 20 instructions per call.
 ///
 /// # Safety
 ///

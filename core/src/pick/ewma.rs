@@ -61,12 +61,13 @@
 //! [`NodeLoads`](super::NodeLoads) and the router keep per node) computes it
 //! whenever a request starts, finishes or reports a latency, with Finagle's
 //! kinds folded in: −∞ for an idle node without history, +∞ for the
-//! penalty. `ln(w)` is per node, made with the snapshot. A pick then loads
-//! one word per candidate, subtracts, compares and selects: no logarithm,
-//! no division, and no branch that goes either way at random. Computing the
-//! load at pick time (table logarithms and the kinds' branches) took half
-//! of a pick's instructions; a logarithm computed per pick had made it 5–8
-//! times slower than [`LeastConn`](super::LeastConn).
+//! penalty. `ln(w)` is made with the snapshot and comes with the candidate
+//! from the alias column it was drawn from. A pick then loads one word per
+//! candidate, subtracts, compares and selects: no logarithm, no division,
+//! and no branch that goes either way at random. Computing the load at pick
+//! time (table logarithms and the kinds' branches) took a third of a pick's
+//! instructions; a logarithm computed per pick had made it 5–8 times slower
+//! than [`LeastConn`](super::LeastConn).
 //!
 //! The decay is computed only when an observation is folded in. Two
 //! consequences, both negligible for a balancing heuristic: a node observed
@@ -331,7 +332,8 @@ impl Picker for PeakEwma {
                     load_b -= ln_b;
                 }
                 prefer_b(load_a, load_b, || {
-                    let (w_a, w_b) = ln_weights.map_or((1.0, 1.0), |(a, b)| (a.exp(), b.exp()));
+                    let (w_a, w_b) =
+                        ln_weights.map_or((1.0, 1.0), |(l_a, l_b)| (l_a.exp(), l_b.exp()));
                     penalty_lighter(loads.in_flight(a), loads.in_flight(b), w_a, w_b)
                 })
             })

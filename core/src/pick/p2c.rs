@@ -32,9 +32,9 @@ pub(super) enum TwoChoices {
     /// Unequal weights: by weight, and the comparison divides by weight.
     Weighted {
         alias: AliasTable,
-        /// Weight by slot, divided by the largest (so in `(0, 1]`, and
-        /// products with request counts cannot overflow), in the picker's
-        /// form; free slots are never read.
+        /// Weight by slot relative to the largest (in `(0, 1]`, so products
+        /// with request counts cannot overflow), in the picker's form; free
+        /// slots are never read.
         weight: Box<[f64]>,
     },
 }
