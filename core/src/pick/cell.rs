@@ -28,7 +28,10 @@
 //! counter; it never keeps reading a wrong one.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicU32, AtomicU64,
+    Ordering::{Relaxed, SeqCst},
+};
 use std::time::Duration;
 
 use super::PeakEwmaCell;
@@ -98,7 +101,7 @@ impl LoadCell {
     #[inline]
     pub fn log_load(&self) -> f64 {
         if self.stored {
-            f64::from_bits(self.log_load.load(std::sync::atomic::Ordering::Relaxed))
+            self.stored_log_load()
         } else {
             self.computed_log_load()
         }
@@ -109,7 +112,7 @@ impl LoadCell {
     #[inline]
     pub(super) fn stored_log_load(&self) -> f64 {
         debug_assert!(self.stored);
-        f64::from_bits(self.log_load.load(std::sync::atomic::Ordering::Relaxed))
+        f64::from_bits(self.log_load.load(Relaxed))
     }
 
     /// Out of line: no picker that reads the load owns such a cell, and
